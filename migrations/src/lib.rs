@@ -1,0 +1,35 @@
+//! The database schema of Wattpay as sea-orm migrations, one [`Migrator`] for PostgreSQL 14+ and
+//! SQLite alike.
+//!
+//! Rules the schema keeps (see ARCHITECTURE.md):
+//! - money is integer fen (`BIGINT`), energy integer Wh; exact running values with more places
+//!   (CT ratios, instantaneous values) are decimal strings, because SQLite has no exact decimal;
+//! - public ids are UUID v7; high-volume tables (ledger, readings, outbox, audit) use `BIGINT`
+//!   autoincrement ids;
+//! - every organization-owned table carries `organization_id` and its indexes start with it;
+//! - ledger entries are append-only and unique per idempotency key.
+//!
+//! A migration that has shipped is never edited: later issues add their own migrations.
+
+pub use sea_orm_migration::prelude::*;
+
+mod columns;
+mod m20261122_000001_identity;
+mod m20261122_000002_property;
+mod m20261122_000003_metering;
+mod m20261122_000004_operations;
+
+/// Runs every migration of Wattpay in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_identity::Migration),
+            Box::new(m20261122_000002_property::Migration),
+            Box::new(m20261122_000003_metering::Migration),
+            Box::new(m20261122_000004_operations::Migration),
+        ]
+    }
+}
