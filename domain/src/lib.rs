@@ -1,0 +1,16 @@
+//! Pure Wattpay rules: money and energy, tariffs, rating readings into charges, and the
+//! charge-control state machine. No I/O, no clock: callers pass `now` and the site's time zone,
+//! so every rule is a function tests can call directly.
+
+pub mod local_time;
+pub mod money;
+pub mod role;
+pub mod tariff;
+
+pub use local_time::{LocalRange, LocalTime};
+pub use money::{Energy, EnergyError, Money, MoneyError};
+pub use role::Role;
+pub use tariff::{
+    Pricing, ServiceCharge, TariffError, TariffVersion, TariffVersions, Tier, TierCycle, TouPeriod,
+    TouRates,
+};
