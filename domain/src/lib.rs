@@ -4,11 +4,16 @@
 
 pub mod local_time;
 pub mod money;
+pub mod rating;
 pub mod role;
 pub mod tariff;
 
 pub use local_time::{LocalRange, LocalTime};
 pub use money::{Energy, EnergyError, Money, MoneyError};
+pub use rating::{
+    rate, AnomalyKind, ChargeLine, LineKind, MeterReading, Outcome, Rated, RatingContext,
+    RatingError, RatingState,
+};
 pub use role::Role;
 pub use tariff::{
     Pricing, ServiceCharge, TariffError, TariffVersion, TariffVersions, Tier, TierCycle, TouPeriod,
