@@ -2,12 +2,17 @@
 //! charge-control state machine. No I/O, no clock: callers pass `now` and the site's time zone,
 //! so every rule is a function tests can call directly.
 
+pub mod charge_control;
 pub mod local_time;
 pub mod money;
 pub mod rating;
 pub mod role;
 pub mod tariff;
 
+pub use charge_control::{
+    step, Action, Cause, ControlSettings, ControlState, Event, HolidayCalendar, NotifyKind, Relay,
+    RelayCommand, Status, Transition, TripWindows, WorkOrderKind,
+};
 pub use local_time::{LocalRange, LocalTime};
 pub use money::{Energy, EnergyError, Money, MoneyError};
 pub use rating::{
