@@ -18,11 +18,11 @@ pub struct GatewayStatus {
     #[serde(default)]
     pub buses: Vec<BusStatus>,
     pub ts: DateTime<Utc>,
-    /// The `version` of the gateway config the agent runs; null before any was applied.
-    #[serde(default)]
+    /// The `version` of the gateway config the agent runs; absent before any was applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_version: Option<u64>,
-    /// Why the last received config was not applied; null when it was.
-    #[serde(default)]
+    /// Why the last received config was not applied; absent when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_error: Option<String>,
     /// Readings waiting in the agent's disk queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]

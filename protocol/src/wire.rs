@@ -51,6 +51,8 @@ pub enum DecodeError {
     /// Not JSON at all: truncated, bad syntax, not UTF-8.
     #[error("payload is not well-formed JSON: {0}")]
     Malformed(serde_json::Error),
+    #[error("payload is not a JSON object")]
+    NotAnObject,
     #[error("payload has no numeric `v` (contract version)")]
     MissingVersion,
     #[error("payload has contract version {found}, this build speaks {VERSION}")]
@@ -117,20 +119,6 @@ impl WireMessage for GatewayConfig {
     }
 }
 
-#[derive(Deserialize)]
-struct VersionProbe {
-    // Every other field is skipped without being built (serde ignores unknown fields).
-    #[serde(default)]
-    v: Option<serde_json::Value>,
-}
-
-fn malformed_or_invalid(message: &'static str, e: serde_json::Error) -> DecodeError {
-    match e.classify() {
-        serde_json::error::Category::Data => DecodeError::Invalid { message, source: e },
-        _ => DecodeError::Malformed(e),
-    }
-}
-
 /// Decodes any message of the contract. Prefer the named `decode_*` functions.
 pub fn decode<T: WireMessage>(payload: &[u8]) -> Result<T, DecodeError> {
     if payload.len() > MAX_PAYLOAD_BYTES {
@@ -139,20 +127,21 @@ pub fn decode<T: WireMessage>(payload: &[u8]) -> Result<T, DecodeError> {
             max: MAX_PAYLOAD_BYTES,
         });
     }
+    let value: serde_json::Value =
+        serde_json::from_slice(payload).map_err(DecodeError::Malformed)?;
     // The version is read first so a future v2 payload is reported as such, not as a shape
     // error against v1.
-    let probe: VersionProbe =
-        serde_json::from_slice(payload).map_err(|e| malformed_or_invalid(T::NAME, e))?;
-    match probe.v {
-        Some(serde_json::Value::Number(n)) => match n.as_u64() {
-            Some(VERSION) => {}
-            Some(found) => return Err(DecodeError::UnsupportedVersion { found }),
-            None => return Err(DecodeError::MissingVersion),
-        },
-        _ => return Err(DecodeError::MissingVersion),
+    match value.get("v").and_then(serde_json::Value::as_u64) {
+        Some(VERSION) => {}
+        Some(found) => return Err(DecodeError::UnsupportedVersion { found }),
+        // serde would read a struct from an array too; the contract speaks only objects.
+        None if !value.is_object() => return Err(DecodeError::NotAnObject),
+        None => return Err(DecodeError::MissingVersion),
     }
-    let message: T =
-        serde_json::from_slice(payload).map_err(|e| malformed_or_invalid(T::NAME, e))?;
+    let message = T::deserialize(value).map_err(|source| DecodeError::Invalid {
+        message: T::NAME,
+        source,
+    })?;
     message.check()?;
     Ok(message)
 }
