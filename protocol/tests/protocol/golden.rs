@@ -5,7 +5,6 @@
 //! absent optional field mean the same). `bad-<message>-<case>.json` must be refused with the
 //! error listed in `REFUSED`. `agent-*.toml` are agent configuration files whose buses must
 //! serialise as the matching `gateway_config-*.json`.
-#![allow(clippy::unwrap_used)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
