@@ -1,0 +1,55 @@
+//! Buildings of a site.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+
+use crate::entity::building;
+use crate::page::{fetch, Page, Paged};
+use crate::{site, Building, BuildingId, OrgId, SiteId, StoreError};
+
+/// Creates a building in a site of the same organization (another org's site is `NotFound`).
+pub async fn create(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    site_id: SiteId,
+    name: &str,
+) -> Result<Building, StoreError> {
+    site::get(conn, org, site_id).await?;
+    Ok(building::ActiveModel {
+        id: Set(BuildingId::new()),
+        organization_id: Set(org),
+        site_id: Set(site_id),
+        name: Set(name.to_owned()),
+        created_at: Set(Utc::now()),
+    }
+    .insert(conn)
+    .await?)
+}
+
+pub async fn get(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    id: BuildingId,
+) -> Result<Building, StoreError> {
+    building::Entity::find_by_id(id)
+        .filter(building::Column::OrganizationId.eq(org))
+        .one(conn)
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
+/// Buildings of the organization, of one site when `site_id` is given.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    site_id: Option<SiteId>,
+    page: Page,
+) -> Result<Paged<Building>, StoreError> {
+    let mut select = building::Entity::find().filter(building::Column::OrganizationId.eq(org));
+    if let Some(site_id) = site_id {
+        select = select.filter(building::Column::SiteId.eq(site_id));
+    }
+    fetch(conn, select.order_by_asc(building::Column::Id), page).await
+}

@@ -1,0 +1,222 @@
+//! Posting to the ledger: the only way a balance changes.
+//!
+//! One posting is one transaction (a savepoint inside a caller's transaction) that adds the
+//! signed amount to the account's running balance with `UPDATE ... SET balance_fen =
+//! balance_fen + $1` and appends the entry with the resulting `balance_after_fen`. The entry's
+//! idempotency key is unique: posting the same key again changes nothing and answers the
+//! existing entry with `duplicate: true`, also when two posters race (the account row lock
+//! orders them; the loser's insert conflicts and its savepoint is rolled back).
+
+use chrono::Utc;
+use domain::Money;
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait, TryInsertResult,
+};
+
+use crate::entity::{account, ledger_entry};
+use crate::money::to_fen;
+use crate::page::{fetch, Page, Paged};
+use crate::{AccountId, LedgerEntry, LedgerEntryId, LedgerKind, OrgId, StoreError, UserId};
+
+pub use crate::unscoped::{verify_balances, Mismatch};
+
+/// An entry to post.
+#[derive(Clone, Debug)]
+pub struct NewEntry {
+    pub account_id: AccountId,
+    pub kind: LedgerKind,
+    /// Signed: credits (top-ups) positive, debits (charges) negative. Rounded half-up to fen.
+    pub amount: Money,
+    /// Payment transaction id, reading range, command id, ...: one key, one entry, ever.
+    pub idempotency_key: String,
+    /// The entry this one corrects (required for a `reversal`).
+    pub corrects: Option<LedgerEntryId>,
+    pub memo: Option<String>,
+    pub created_by: Option<UserId>,
+}
+
+/// The outcome of a posting: the entry, and whether it already existed (nothing changed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Posting {
+    pub entry: LedgerEntry,
+    pub duplicate: bool,
+}
+
+/// Posts an entry in its own transaction. See the module docs for the guarantees.
+pub async fn post_ledger_entry(
+    db: &DatabaseConnection,
+    org: OrgId,
+    new: NewEntry,
+) -> Result<Posting, StoreError> {
+    // Replays are the common duplicate (payment callbacks retried): answer them without
+    // taking the account's row lock.
+    if let Some(existing) = find_by_key(db, &new.idempotency_key).await? {
+        return duplicate_of(existing, org);
+    }
+    let txn = db.begin().await?;
+    let posting = post_in_txn(&txn, org, new).await?;
+    txn.commit().await?;
+    Ok(posting)
+}
+
+/// Posts an entry inside the caller's transaction (e.g. with an outbox row), in a savepoint so
+/// that a duplicate key undoes only this posting. On SQLite, call it before the transaction
+/// reads anything, or the write may meet a busy snapshot.
+pub async fn post_in_txn(
+    txn: &DatabaseTransaction,
+    org: OrgId,
+    new: NewEntry,
+) -> Result<Posting, StoreError> {
+    let amount_fen = to_fen(new.amount)?;
+    if new.idempotency_key.trim().is_empty() {
+        return Err(StoreError::Invalid("idempotency key is empty".into()));
+    }
+    if new.kind == LedgerKind::Reversal && new.corrects.is_none() {
+        return Err(StoreError::Invalid(
+            "a reversal must name the entry it corrects".into(),
+        ));
+    }
+    let sp = txn.begin().await?;
+    // The write comes first so the account row (PostgreSQL) or the database (SQLite) is
+    // locked before anything is read; concurrent postings to one account queue up here.
+    let updated = account::Entity::update_many()
+        .col_expr(
+            account::Column::BalanceFen,
+            Expr::col(account::Column::BalanceFen).add(amount_fen),
+        )
+        .filter(account::Column::Id.eq(new.account_id))
+        .filter(account::Column::OrganizationId.eq(org))
+        .exec(&sp)
+        .await?;
+    if updated.rows_affected != 1 {
+        sp.rollback().await?;
+        return Err(StoreError::NotFound);
+    }
+    if let Some(corrected) = new.corrects {
+        let found = ledger_entry::Entity::find_by_id(corrected)
+            .filter(ledger_entry::Column::OrganizationId.eq(org))
+            .filter(ledger_entry::Column::AccountId.eq(new.account_id))
+            .one(&sp)
+            .await?;
+        if found.is_none() {
+            sp.rollback().await?;
+            return Err(StoreError::NotFound);
+        }
+    }
+    let balance_after_fen: i64 = account::Entity::find_by_id(new.account_id)
+        .select_only()
+        .column(account::Column::BalanceFen)
+        .into_tuple()
+        .one(&sp)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let row = ledger_entry::ActiveModel {
+        organization_id: Set(org),
+        account_id: Set(new.account_id),
+        kind: Set(new.kind),
+        amount_fen: Set(amount_fen),
+        balance_after_fen: Set(balance_after_fen),
+        idempotency_key: Set(new.idempotency_key.clone()),
+        corrects_entry_id: Set(new.corrects),
+        memo: Set(new.memo),
+        created_by: Set(new.created_by),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    };
+    // DO NOTHING instead of catching the unique violation: on PostgreSQL it waits for a racing
+    // poster of the same key to finish and then conflicts without aborting the transaction.
+    let inserted = ledger_entry::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(ledger_entry::Column::IdempotencyKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .do_nothing()
+        .exec_with_returning(&sp)
+        .await?;
+    match inserted {
+        TryInsertResult::Inserted(entry) => {
+            sp.commit().await?;
+            Ok(Posting {
+                entry,
+                duplicate: false,
+            })
+        }
+        TryInsertResult::Conflicted | TryInsertResult::Empty => {
+            sp.rollback().await?;
+            let existing = find_by_key(txn, &new.idempotency_key)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            duplicate_of(existing, org)
+        }
+    }
+}
+
+/// A replay answers the original entry, unless the key belongs to another organization: then
+/// it is a clash the caller must not learn more about.
+fn duplicate_of(existing: LedgerEntry, org: OrgId) -> Result<Posting, StoreError> {
+    if existing.organization_id == org {
+        Ok(Posting {
+            entry: existing,
+            duplicate: true,
+        })
+    } else {
+        Err(StoreError::Duplicate)
+    }
+}
+
+async fn find_by_key(
+    conn: &impl ConnectionTrait,
+    key: &str,
+) -> Result<Option<LedgerEntry>, StoreError> {
+    Ok(ledger_entry::Entity::find()
+        .filter(ledger_entry::Column::IdempotencyKey.eq(key))
+        .one(conn)
+        .await?)
+}
+
+/// The entry of the organization with this idempotency key, if any.
+pub async fn find_entry_by_key(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    key: &str,
+) -> Result<Option<LedgerEntry>, StoreError> {
+    Ok(find_by_key(conn, key)
+        .await?
+        .filter(|e| e.organization_id == org))
+}
+
+/// The entries of an account, newest first.
+pub async fn entries_of(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    account: AccountId,
+    page: Page,
+) -> Result<Paged<LedgerEntry>, StoreError> {
+    let select = ledger_entry::Entity::find()
+        .filter(ledger_entry::Column::OrganizationId.eq(org))
+        .filter(ledger_entry::Column::AccountId.eq(account))
+        .order_by_desc(ledger_entry::Column::Id);
+    fetch(conn, select, page).await
+}
+
+/// The running balance of an account.
+pub async fn balance_of(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    account: AccountId,
+) -> Result<Money, StoreError> {
+    Ok(crate::account::get(conn, org, account).await?.balance())
+}
+
+impl LedgerEntry {
+    pub fn amount(&self) -> Money {
+        Money::from_fen(self.amount_fen)
+    }
+
+    pub fn balance_after(&self) -> Money {
+        Money::from_fen(self.balance_after_fen)
+    }
+}

@@ -1,0 +1,54 @@
+//! Wattpay's storage: sea-orm entities, organization-scoped queries, ledger posting, the
+//! transactional outbox, the audit log and the notifier interface.
+//!
+//! Rules every module keeps:
+//! - repository functions are free functions taking `&impl ConnectionTrait`, so they run on the
+//!   pool or inside a caller's transaction; functions that own a transaction say so;
+//! - every organization-owned query takes `org: OrgId` first and filters on it, single-row
+//!   lookups included: a row of another organization is [`StoreError::NotFound`];
+//! - the few unscoped queries (door page, platform admin, invariant checks) live in
+//!   [`unscoped`], each with a comment saying why;
+//! - a balance changes only with a ledger entry, in the same transaction ([`ledger`]).
+
+pub mod account;
+pub mod audit;
+pub mod building;
+pub mod connection;
+pub mod entity;
+pub mod error;
+pub mod gateway;
+pub mod ids;
+pub mod ledger;
+pub mod meter;
+pub mod money;
+pub mod notifier;
+pub mod organization;
+pub mod outbox;
+pub mod page;
+pub mod refresh_token;
+pub mod site;
+pub mod tariff;
+pub mod tenant;
+pub mod unit;
+pub mod unscoped;
+pub mod user;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use connection::{connect, migrate, pending_migrations, ping, sqlite_url};
+pub use error::StoreError;
+pub use ids::*;
+pub use page::{Page, Paged};
+
+pub use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionTrait};
+
+/// Models returned by the store, under the names callers use.
+pub use entity::{
+    account::Model as Account, audit_log::Model as AuditEntry, building::Model as Building,
+    gateway::Model as Gateway, ledger_entry::Model as LedgerEntry, meter::Model as Meter,
+    organization::Model as Organization, refresh_token::Model as RefreshToken, site::Model as Site,
+    tariff::Model as Tariff, tariff_version::Model as TariffVersion, tenant::Model as Tenant,
+    unit::Model as Unit, user::Model as User,
+};
+pub use entity::{AccountStatus, CommandState, LedgerKind, UnitKind, WorkOrderStatus};

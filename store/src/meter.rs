@@ -1,0 +1,117 @@
+//! Meters: metering points with a relay, read over Modbus by a gateway. The CT ratio and the
+//! maximum power are decimal strings in the database and `Decimal` here.
+
+use chrono::Utc;
+use rust_decimal::Decimal;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+
+use crate::entity::meter;
+use crate::error::map_unique;
+use crate::page::{fetch, Page, Paged};
+use crate::{gateway, unit, GatewayId, Meter, MeterId, OrgId, StoreError, UnitId};
+
+#[derive(Clone, Debug)]
+pub struct NewMeter {
+    pub gateway_id: GatewayId,
+    pub unit_id: Option<UnitId>,
+    pub bus: String,
+    pub slave: i32,
+    /// `[A-Za-z0-9_-]{1,64}`, unique within the gateway.
+    pub wire_id: String,
+    pub model: Option<String>,
+    pub register_map: Option<serde_json::Value>,
+    pub ct_ratio: Decimal,
+    pub max_power_kw: Decimal,
+}
+
+/// Whether `id` is a valid meter wire id: `[A-Za-z0-9_-]{1,64}`.
+pub fn is_valid_wire_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Creates a meter on a gateway (and optionally a unit) of the same organization.
+pub async fn create(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    new: NewMeter,
+) -> Result<Meter, StoreError> {
+    if !is_valid_wire_id(&new.wire_id) {
+        return Err(StoreError::Invalid(format!(
+            "meter id `{}` must match [A-Za-z0-9_-]{{1,64}}",
+            new.wire_id
+        )));
+    }
+    if new.ct_ratio <= Decimal::ZERO || new.max_power_kw <= Decimal::ZERO {
+        return Err(StoreError::Invalid(
+            "CT ratio and maximum power must be positive".into(),
+        ));
+    }
+    gateway::get(conn, org, new.gateway_id).await?;
+    if let Some(unit_id) = new.unit_id {
+        unit::get(conn, org, unit_id).await?;
+    }
+    meter::ActiveModel {
+        id: Set(MeterId::new()),
+        organization_id: Set(org),
+        gateway_id: Set(new.gateway_id),
+        unit_id: Set(new.unit_id),
+        bus: Set(new.bus),
+        slave: Set(new.slave),
+        wire_id: Set(new.wire_id),
+        model: Set(new.model),
+        register_map: Set(new.register_map.map(|m| m.to_string())),
+        ct_ratio: Set(new.ct_ratio.normalize().to_string()),
+        max_power_kw: Set(new.max_power_kw.normalize().to_string()),
+        created_at: Set(Utc::now()),
+    }
+    .insert(conn)
+    .await
+    .map_err(map_unique)
+}
+
+pub async fn get(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    id: MeterId,
+) -> Result<Meter, StoreError> {
+    meter::Entity::find_by_id(id)
+        .filter(meter::Column::OrganizationId.eq(org))
+        .one(conn)
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
+/// Meters of the organization, of one gateway when `gateway_id` is given.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    gateway_id: Option<GatewayId>,
+    page: Page,
+) -> Result<Paged<Meter>, StoreError> {
+    let mut select = meter::Entity::find().filter(meter::Column::OrganizationId.eq(org));
+    if let Some(gateway_id) = gateway_id {
+        select = select.filter(meter::Column::GatewayId.eq(gateway_id));
+    }
+    fetch(conn, select.order_by_asc(meter::Column::Id), page).await
+}
+
+impl Meter {
+    pub fn ct_ratio(&self) -> Result<Decimal, StoreError> {
+        parse_decimal("ct_ratio", &self.ct_ratio)
+    }
+
+    pub fn max_power_kw(&self) -> Result<Decimal, StoreError> {
+        parse_decimal("max_power_kw", &self.max_power_kw)
+    }
+}
+
+fn parse_decimal(field: &str, value: &str) -> Result<Decimal, StoreError> {
+    value
+        .parse()
+        .map_err(|e| StoreError::Invalid(format!("{field} `{value}`: {e}")))
+}
