@@ -35,6 +35,15 @@ const REGISTER_SLACK_KWH: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
 /// the total may be off by one count of 0.01 kWh, plus 1 % for meters that round differently.
 const TOU_SLACK_KWH: Decimal = Decimal::from_parts(5, 0, 0, false, 2);
 const TOU_SLACK_SHARE: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
+/// Decimal places kept for pro rata shares of kWh and of fixed charges. Bounding the scale keeps
+/// every later sum exact (a `Decimal` has 28 digits; sums of unbounded quotients would round),
+/// and the remainder of each split goes to its last part, so the parts still add up exactly.
+const SHARE_DP: u32 = 12;
+
+/// `total × part / whole`, to [`SHARE_DP`] places.
+pub(crate) fn pro_rata(total: Decimal, part: i64, whole: Decimal) -> Decimal {
+    (total * Decimal::from(part) / whole).round_dp(SHARE_DP)
+}
 
 /// One reading of a meter's registers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -204,7 +213,7 @@ pub fn rate(
                     let share = if last {
                         remaining.1
                     } else {
-                        *kwh * Decimal::from(seg.millis()) / total_ms
+                        pro_rata(*kwh, seg.millis(), total_ms)
                     };
                     remaining.1 -= share;
                     (Some(*period), share)
@@ -220,7 +229,7 @@ pub fn rate(
             let share = if index + 1 == segs.len() {
                 remaining
             } else {
-                consumption * Decimal::from(seg.millis()) / total_ms
+                pro_rata(consumption, seg.millis(), total_ms)
             };
             remaining -= share;
             price::price_segment(seg, &[(seg.period, share)], &mut cycle, ctx.tz, &mut lines)?;
@@ -299,7 +308,7 @@ fn split_exact(total: Decimal, weights: &[(TouPeriod, Decimal)]) -> Vec<(TouPeri
         let part = if index + 1 == weights.len() {
             remaining
         } else {
-            total * *weight / sum
+            (total * *weight / sum).round_dp(SHARE_DP)
         };
         remaining -= part;
         out.push((*period, part));

@@ -318,3 +318,27 @@ fn ct_ratio_multiplies_the_rise_and_state_round_trips_as_json() {
         tariffs
     );
 }
+
+#[test]
+fn service_charges_accrue_by_time_and_by_percentage() {
+    let mut version = TariffVersion::flat(since_2026(), dec!(1));
+    version.service_charges = vec![
+        domain::ServiceCharge::PerDay {
+            amount: Money::from_fen(100),
+        },
+        domain::ServiceCharge::PercentOfEnergy { percent: dec!(5) },
+    ];
+    let tariffs = TariffVersions::new(vec![version]).unwrap();
+    let state = RatingState::baseline(&reading(local(2026, 4, 1, 0), dec!(0)));
+    let r = rated(
+        rate(
+            Some(&state),
+            &reading(local(2026, 4, 1, 12), dec!(10)),
+            &ctx(&tariffs),
+        )
+        .unwrap(),
+    );
+    // 10 kWh at ¥1 = 10.00, 5 % of it = 0.50, half a day of ¥1/day = 0.50.
+    assert_eq!(r.post, Money::from_fen(1100));
+    assert_eq!(r.lines.len(), 3);
+}

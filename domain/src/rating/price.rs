@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 
 use super::segments::Segment;
 use super::state::CycleUsage;
-use super::{ChargeLine, LineKind, RatingError};
+use super::{pro_rata, ChargeLine, LineKind, RatingError, SHARE_DP};
 use crate::money::Energy;
 use crate::tariff::{tiers, Pricing, ServiceCharge, TierCycle, TouPeriod};
 
@@ -71,23 +71,19 @@ pub(crate) fn price_segment(
     for charge in &version.service_charges {
         match *charge {
             ServiceCharge::PercentOfEnergy { percent } => {
-                let amount = energy_amount * percent / Decimal::ONE_HUNDRED;
+                let amount = (energy_amount * percent / Decimal::ONE_HUNDRED).round_dp(SHARE_DP);
                 push_amount(lines, LineKind::ServicePercent, percent, amount);
             }
             ServiceCharge::PerDay { amount } => {
-                let share = Decimal::from(segment.millis()) / Decimal::from(MILLIS_PER_DAY);
-                push_amount(
-                    lines,
-                    LineKind::ServicePerDay,
-                    amount.yuan(),
-                    amount.yuan() * share,
-                );
+                let yuan = amount.yuan();
+                let accrued = pro_rata(yuan, segment.millis(), Decimal::from(MILLIS_PER_DAY));
+                push_amount(lines, LineKind::ServicePerDay, yuan, accrued);
             }
             ServiceCharge::PerMonth { amount } => {
                 let month = month_millis(segment, tz);
-                let share = Decimal::from(segment.millis()) / Decimal::from(month);
                 let yuan = amount.yuan();
-                push_amount(lines, LineKind::ServicePerMonth, yuan, yuan * share);
+                let accrued = pro_rata(yuan, segment.millis(), Decimal::from(month));
+                push_amount(lines, LineKind::ServicePerMonth, yuan, accrued);
             }
         }
     }
