@@ -22,6 +22,7 @@ pub mod id;
 pub mod preset;
 pub mod reading;
 pub mod register_map;
+pub mod register_value;
 pub mod status;
 pub mod topic;
 pub mod wire;
