@@ -224,6 +224,8 @@ pub enum ConfigError {
         transport: Transport,
         key: &'static str,
     },
+    #[error("bus {bus}: address {address:?} is not `host:port`")]
+    BadAddress { bus: String, address: String },
     #[error("meter {0}: give either `model` or `registers`, not both")]
     ModelAndRegisters(MeterId),
     #[error("meter {0}: give a `model` or `registers`")]
@@ -292,6 +294,19 @@ fn check_transport_keys(bus: &BusConfig) -> Result<(), ConfigError> {
         Transport::Tcp | Transport::RtuOverTcp if bus.address.is_none() => Err(missing("address")),
         Transport::DtuServer if bus.listen.is_none() => Err(missing("listen")),
         Transport::DtuServer if bus.dtu_id.is_none() => Err(missing("dtu_id")),
-        _ => Ok(()),
+        _ => match &bus.address {
+            // A host name is fine (resolved by the agent), a missing port is not.
+            Some(addr)
+                if !addr.rsplit_once(':').is_some_and(|(host, port)| {
+                    !host.is_empty() && port.parse::<u16>().is_ok()
+                }) =>
+            {
+                Err(ConfigError::BadAddress {
+                    bus: bus.name.clone(),
+                    address: addr.clone(),
+                })
+            }
+            _ => Ok(()),
+        },
     }
 }

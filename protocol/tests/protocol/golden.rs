@@ -188,6 +188,9 @@ const REFUSED: &[(&str, Check)] = &[
             DecodeError::Config(ConfigError::MissingKey { key: "listen", .. })
         )
     }),
+    ("bad-gateway_config-address_without_port.json", |e| {
+        matches!(e, DecodeError::Config(ConfigError::BadAddress { .. }))
+    }),
     ("bad-gateway_config-unknown_model.json", |e| {
         invalid_saying(e, "unknown variant `acrel-adl400`")
     }),
