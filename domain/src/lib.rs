@@ -10,17 +10,17 @@ pub mod role;
 pub mod tariff;
 
 pub use charge_control::{
-    step, Action, Cause, ControlSettings, ControlState, Event, HolidayCalendar, NotifyKind, Relay,
-    RelayCommand, Status, Transition, TripWindows, WorkOrderKind,
+    step, Action, Cause, ControlSettings, ControlState, DayKind, Event, HolidayCalendar,
+    NotifyKind, Relay, RelayCommand, SettingsError, Status, Transition, TripWindows, WorkOrderKind,
 };
 pub use local_time::{LocalRange, LocalTime};
 pub use money::{Energy, EnergyError, Money, MoneyError};
 pub use rating::{
-    rate, AnomalyKind, ChargeLine, LineKind, MeterReading, Outcome, Rated, RatingContext,
-    RatingError, RatingState,
+    rate, AnomalyKind, ChargeLine, CycleUsage, LineKind, MeterReading, Outcome, Rated,
+    RatingContext, RatingError, RatingState,
 };
 pub use role::Role;
 pub use tariff::{
-    Pricing, ServiceCharge, TariffError, TariffVersion, TariffVersions, Tier, TierCycle, TouPeriod,
-    TouRates,
+    CycleKey, Pricing, ServiceCharge, TariffError, TariffVersion, TariffVersions, Tier, TierCycle,
+    TouPeriod, TouRates,
 };
