@@ -1,0 +1,83 @@
+//! `OrgContext`: the authenticated manager behind a request. Handlers that take it in their
+//! signature reject the request before their body runs when the token is missing or invalid.
+
+use std::future::{ready, Ready};
+
+use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
+use domain::Role;
+use store::ids::{OrgId, UserId};
+
+use super::TokenKeys;
+use crate::error::ApiError;
+
+/// Who is calling, in which organization, with which role.
+#[derive(Debug, Clone, Copy)]
+pub struct OrgContext {
+    pub user_id: UserId,
+    pub org_id: OrgId,
+    pub role: Role,
+}
+
+impl OrgContext {
+    /// Fails with `403 forbidden` unless the caller has one of `roles`.
+    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden)
+        }
+    }
+}
+
+fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized("missing_token", "sign in first"))?;
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::unauthorized("invalid_token", "expected `Authorization: Bearer <token>`")
+        })
+}
+
+fn context(req: &HttpRequest) -> Result<OrgContext, ApiError> {
+    let token = bearer(req)?;
+    let keys = req
+        .app_data::<web::Data<TokenKeys>>()
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("TokenKeys missing from app data")))?;
+    let claims = keys.verify(token).map_err(|e| {
+        use jsonwebtoken::errors::ErrorKind;
+        match e.kind() {
+            ErrorKind::ExpiredSignature => {
+                ApiError::unauthorized("token_expired", "the access token has expired")
+            }
+            _ => ApiError::unauthorized("invalid_token", "the access token is not valid"),
+        }
+    })?;
+    let role: Role = claims
+        .role
+        .parse()
+        .map_err(|_| ApiError::unauthorized("invalid_token", "the access token is not valid"))?;
+    Ok(OrgContext {
+        user_id: UserId::from(claims.sub),
+        org_id: OrgId::from(claims.org),
+        role,
+    })
+}
+
+impl FromRequest for OrgContext {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        ready(context(req))
+    }
+}

@@ -1,0 +1,63 @@
+//! The API's `Settings`: built by the binary from an optional TOML file plus `WATTPAY_*`
+//! environment variables, or directly by tests (port 0, fresh database).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Everything the API process needs to start. Field names are the TOML keys; the environment
+/// variable of a field is `WATTPAY_` + its name in upper case (`WATTPAY_HTTP_ADDR`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Address to listen on, `host:port`. Port 0 picks a free one (tests).
+    pub http_addr: String,
+    /// Public base URL of this deployment (payment notify URLs, QR codes).
+    pub public_base_url: String,
+    /// Database URL; `None` means the SQLite file in `data_dir`.
+    pub database_url: Option<String>,
+    /// Where the embedded defaults keep their files (SQLite, outboxes, generated secrets).
+    pub data_dir: PathBuf,
+    /// HMAC secret for access tokens. `None`: generated once and kept in `data_dir`.
+    pub jwt_secret: Option<SecretString>,
+    /// Encrypts merchant secrets at rest. `None`: generated once and kept in `data_dir`.
+    pub secret_key: Option<SecretString>,
+    /// Lifetime of an access token, in seconds.
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of a refresh token, in seconds.
+    pub refresh_token_ttl_secs: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            http_addr: "127.0.0.1:8080".to_owned(),
+            public_base_url: "http://localhost:8080".to_owned(),
+            database_url: None,
+            data_dir: PathBuf::from("wattpay-data"),
+            jwt_secret: None,
+            secret_key: None,
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+        }
+    }
+}
+
+impl Settings {
+    /// The database URL to use: the configured one, else the SQLite file in the data directory.
+    pub fn effective_database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| store::sqlite_url(&self.data_dir))
+    }
+
+    pub fn access_token_ttl(&self) -> Duration {
+        Duration::from_secs(self.access_token_ttl_secs)
+    }
+
+    pub fn refresh_token_ttl(&self) -> Duration {
+        Duration::from_secs(self.refresh_token_ttl_secs)
+    }
+}

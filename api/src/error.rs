@@ -1,0 +1,184 @@
+//! The one error type of the API, rendered as RFC 7807 `application/problem+json` with a stable
+//! machine-readable `code`.
+//!
+//! Codes are a contract: clients (the dashboard, the tenant pages, scripts) branch on them, so a
+//! code is never renamed. Internal errors answer a generic 500 and log the whole cause chain, so
+//! nothing about the database or the code leaks to a caller.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Every error the API can answer. The variant decides the HTTP status and the `code`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request body or a parameter is not what the endpoint accepts.
+    #[error("{detail}")]
+    BadRequest { code: &'static str, detail: String },
+    /// Missing, malformed, expired or forged credentials.
+    #[error("{detail}")]
+    Unauthorized { code: &'static str, detail: String },
+    /// Authenticated, but the role does not allow this.
+    #[error("this action needs another role")]
+    Forbidden,
+    /// Unknown id, or an id of another organization (never distinguished).
+    #[error("{what} not found")]
+    NotFound {
+        code: &'static str,
+        what: &'static str,
+    },
+    /// The request conflicts with the current state.
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
+    /// A dependency (database, cache) cannot serve right now.
+    #[error("{detail}")]
+    Unavailable { code: &'static str, detail: String },
+    /// Anything else: logged in full, answered as a generic 500.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// The RFC 7807 body. `code` is the stable machine code; `title` and `detail` are for humans.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI reference naming the problem type; `about:blank` as the `code` carries the meaning.
+    #[serde(rename = "type")]
+    pub type_: &'static str,
+    /// Short human summary of the problem type.
+    pub title: String,
+    /// HTTP status code.
+    pub status: u16,
+    /// Human explanation of this occurrence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Stable machine code, e.g. `invalid_credentials`.
+    pub code: &'static str,
+}
+
+impl ApiError {
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::Unauthorized {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    /// The stable machine code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest { code, .. }
+            | Self::Unauthorized { code, .. }
+            | Self::NotFound { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::Unavailable { code, .. } => code,
+            Self::Forbidden => "forbidden",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            Self::BadRequest { .. } => "Bad request",
+            Self::Unauthorized { .. } => "Unauthorized",
+            Self::Forbidden => "Forbidden",
+            Self::NotFound { .. } => "Not found",
+            Self::Conflict { .. } => "Conflict",
+            Self::Unavailable { .. } => "Service unavailable",
+            Self::Internal(_) => "Internal server error",
+        }
+    }
+}
+
+impl From<store::StoreError> for ApiError {
+    fn from(e: store::StoreError) -> Self {
+        match e {
+            store::StoreError::NotFound => Self::NotFound {
+                code: "not_found",
+                what: "resource",
+            },
+            other => Self::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let detail = match self {
+            Self::Internal(e) => {
+                tracing::error!(error = ?e, "internal error");
+                None
+            }
+            other => Some(other.to_string()),
+        };
+        let body = Problem {
+            type_: "about:blank",
+            title: self.title().to_owned(),
+            status: status.as_u16(),
+            detail,
+            code: self.code(),
+        };
+        let mut res = HttpResponse::build(status);
+        res.content_type("application/problem+json");
+        if matches!(self, Self::Unauthorized { .. }) {
+            res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        res.json(body)
+    }
+}
+
+/// Turns actix's JSON extractor failures into `malformed_json` / `invalid_body` problems instead
+/// of its plain-text default, so every error a client sees has the same shape.
+pub fn json_error_handler(
+    err: actix_web::error::JsonPayloadError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as E;
+    let api = match &err {
+        E::ContentType => ApiError::bad_request(
+            "unsupported_media_type",
+            "the body must be JSON with Content-Type: application/json",
+        ),
+        E::Deserialize(e) if e.is_data() => ApiError::bad_request("invalid_body", e.to_string()),
+        E::Overflow { .. } | E::OverflowKnownLength { .. } => {
+            ApiError::bad_request("body_too_large", "the request body is too large")
+        }
+        other => ApiError::bad_request("malformed_json", other.to_string()),
+    };
+    api.into()
+}
+
+/// Same for query strings and path segments.
+pub fn query_error_handler(
+    err: actix_web::error::QueryPayloadError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    ApiError::bad_request("invalid_query", err.to_string()).into()
+}
+
+pub fn path_error_handler(
+    err: actix_web::error::PathError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    ApiError::bad_request("invalid_path", err.to_string()).into()
+}

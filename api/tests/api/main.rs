@@ -1,0 +1,9 @@
+//! Integration tests of the API: the real server on port 0 over a fresh database per test, on
+//! every backend `store::testing::backends()` offers (SQLite, and PostgreSQL when configured).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod auth;
+mod health;
+mod openapi;
