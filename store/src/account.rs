@@ -6,11 +6,12 @@ use domain::Money;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait, TryInsertResult,
+    TransactionTrait,
 };
 use uuid::Uuid;
 
 use crate::entity::account;
+use crate::error::inserted_or_conflict;
 use crate::ledger::{self, NewEntry};
 use crate::page::{fetch, Page, Paged};
 use crate::{
@@ -84,10 +85,9 @@ pub async fn open_in_txn(
                     .do_nothing()
                     .to_owned(),
             )
-            .do_nothing()
             .exec_with_returning(txn)
-            .await?;
-        if let TryInsertResult::Inserted(model) = res {
+            .await;
+        if let Some(model) = inserted_or_conflict(res)? {
             inserted = Some(model);
             break;
         }

@@ -36,3 +36,14 @@ pub fn map_unique(err: DbErr) -> StoreError {
         StoreError::Db(err)
     }
 }
+
+/// The outcome of an `INSERT ... ON CONFLICT DO NOTHING RETURNING`: `None` when the row
+/// conflicted. sea-orm reports "nothing returned" as `RecordNotFound` when the backend uses
+/// RETURNING and as `RecordNotInserted` otherwise; both mean the conflict happened.
+pub(crate) fn inserted_or_conflict<T>(res: Result<T, DbErr>) -> Result<Option<T>, DbErr> {
+    match res {
+        Ok(row) => Ok(Some(row)),
+        Err(DbErr::RecordNotInserted | DbErr::RecordNotFound(_)) => Ok(None),
+        Err(err) => Err(err),
+    }
+}

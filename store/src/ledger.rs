@@ -12,10 +12,11 @@ use domain::Money;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait, TryInsertResult,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 use crate::entity::{account, ledger_entry};
+use crate::error::inserted_or_conflict;
 use crate::money::to_fen;
 use crate::page::{fetch, Page, Paged};
 use crate::{AccountId, LedgerEntry, LedgerEntryId, LedgerKind, OrgId, StoreError, UserId};
@@ -133,25 +134,20 @@ pub async fn post_in_txn(
                 .do_nothing()
                 .to_owned(),
         )
-        .do_nothing()
         .exec_with_returning(&sp)
-        .await?;
-    match inserted {
-        TryInsertResult::Inserted(entry) => {
-            sp.commit().await?;
-            Ok(Posting {
-                entry,
-                duplicate: false,
-            })
-        }
-        TryInsertResult::Conflicted | TryInsertResult::Empty => {
-            sp.rollback().await?;
-            let existing = find_by_key(txn, &new.idempotency_key)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            duplicate_of(existing, org)
-        }
+        .await;
+    if let Some(entry) = inserted_or_conflict(inserted)? {
+        sp.commit().await?;
+        return Ok(Posting {
+            entry,
+            duplicate: false,
+        });
     }
+    sp.rollback().await?;
+    let existing = find_by_key(txn, &new.idempotency_key)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    duplicate_of(existing, org)
 }
 
 /// A replay answers the original entry, unless the key belongs to another organization: then
