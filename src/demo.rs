@@ -42,8 +42,13 @@ pub async fn run(mut settings: api::Settings, args: DemoArgs) -> anyhow::Result<
     println!("  API description: {base}/api/openapi.json");
     println!("  accounts (number, unit, balance):");
     for account in &seeded.accounts {
+        let protected = if account.protected {
+            "  protected 保电"
+        } else {
+            ""
+        };
         println!(
-            "    {}  {}  ¥{}",
+            "    {}  {}  ¥{}{protected}",
             account.account_no, account.unit, account.balance
         );
     }

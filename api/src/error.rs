@@ -149,6 +149,7 @@ impl ResponseError for ApiError {
 
 /// Turns actix's JSON extractor failures into `malformed_json` / `invalid_body` problems instead
 /// of its plain-text default, so every error a client sees has the same shape.
+#[allow(clippy::needless_pass_by_value)] // actix fixes the signature
 pub fn json_error_handler(
     err: actix_web::error::JsonPayloadError,
     _req: &actix_web::HttpRequest,
@@ -169,6 +170,7 @@ pub fn json_error_handler(
 }
 
 /// Same for query strings and path segments.
+#[allow(clippy::needless_pass_by_value)] // actix fixes the signature
 pub fn query_error_handler(
     err: actix_web::error::QueryPayloadError,
     _req: &actix_web::HttpRequest,
@@ -176,6 +178,7 @@ pub fn query_error_handler(
     ApiError::bad_request("invalid_query", err.to_string()).into()
 }
 
+#[allow(clippy::needless_pass_by_value)] // actix fixes the signature
 pub fn path_error_handler(
     err: actix_web::error::PathError,
     _req: &actix_web::HttpRequest,

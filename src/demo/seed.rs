@@ -17,6 +17,7 @@ pub struct SeededAccount {
     pub account_no: String,
     pub unit: String,
     pub balance: Money,
+    pub protected: bool,
 }
 
 /// Units of the demo building: (unit, tenant, phone, opening balance in fen, protected).
@@ -58,6 +59,7 @@ async fn list_accounts(
             account_no: a.account_no,
             unit: unit.name,
             balance: Money::from_fen(a.balance_fen),
+            protected: a.protected,
         });
     }
     Ok(out)
@@ -102,11 +104,11 @@ async fn create(db: &DatabaseConnection) -> anyhow::Result<store::ids::OrgId> {
         &serde_json::to_value(&definition)?,
     )
     .await?;
-    for &(unit_name, tenant_name, phone, balance_fen, _protected) in UNITS {
+    for &(unit_name, tenant_name, phone, balance_fen, protected) in UNITS {
         let unit = store::unit::create(&txn, org.id, building.id, unit_name, store::UnitKind::Flat)
             .await?;
         let tenant = store::tenant::create(&txn, org.id, tenant_name, Some(phone)).await?;
-        store::account::open_in_txn(
+        let account = store::account::open_in_txn(
             &txn,
             org.id,
             store::account::NewAccount {
@@ -118,6 +120,17 @@ async fn create(db: &DatabaseConnection) -> anyhow::Result<store::ids::OrgId> {
             },
         )
         .await?;
+        if protected {
+            store::account::set_protection(
+                &txn,
+                org.id,
+                account.id,
+                true,
+                Some("高龄独居 elderly tenant living alone".to_owned()),
+                Some(admin.id),
+            )
+            .await?;
+        }
     }
     txn.commit().await?;
     Ok(org.id)

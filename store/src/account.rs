@@ -193,3 +193,39 @@ impl Account {
         self.trip_threshold_fen.map(Money::from_fen)
     }
 }
+
+/// Sets or clears protection (保电: never trip) with its reason, and records it in the audit
+/// log in the same transaction. Another organization's account is `NotFound`.
+pub async fn set_protection(
+    txn: &DatabaseTransaction,
+    org: OrgId,
+    id: AccountId,
+    protected: bool,
+    reason: Option<String>,
+    actor: Option<UserId>,
+) -> Result<Account, StoreError> {
+    use sea_orm::ActiveModelTrait as _;
+    let before = get(txn, org, id).await?;
+    let mut row: account::ActiveModel = before.clone().into();
+    row.protected = Set(protected);
+    row.protect_reason = Set(if protected { reason.clone() } else { None });
+    let after = row.update(txn).await?;
+    crate::audit::record(
+        txn,
+        Some(org),
+        actor,
+        if protected {
+            "account.protect"
+        } else {
+            "account.unprotect"
+        },
+        "account",
+        &id.to_string(),
+        serde_json::json!({
+            "before": {"protected": before.protected, "reason": before.protect_reason},
+            "after": {"protected": after.protected, "reason": after.protect_reason},
+        }),
+    )
+    .await?;
+    Ok(after)
+}

@@ -17,12 +17,12 @@ pub struct TestApp {
     pub admin_b: String,
     // Keeps the database (and its temp dir) alive for the test.
     _test_db: TestDb,
-    _data_dir: tempfile::TempDir,
+    data_dir_guard: tempfile::TempDir,
 }
 
 impl TestApp {
     pub fn data_dir(&self) -> &std::path::Path {
-        self._data_dir.path()
+        self.data_dir_guard.path()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -96,6 +96,6 @@ pub async fn spawn_app(test_db: TestDb) -> TestApp {
         admin_a: "admin@a.example".to_owned(),
         admin_b: "admin@b.example".to_owned(),
         _test_db: test_db,
-        _data_dir: data_dir,
+        data_dir_guard: data_dir,
     }
 }
