@@ -168,3 +168,21 @@ pub async fn fail(
         Err(StoreError::NotFound)
     }
 }
+
+/// The outbox kinds: a contract between the writers (api, payments) and the worker.
+pub mod kind {
+    /// A balance changed outside the worker (top-up, counter payment, reversal, adjustment):
+    /// `{"account_id"}`. The worker refreshes the live snapshot and runs charge control.
+    pub const BALANCE_CHANGED: &str = "account.balance_changed";
+    /// Charge-control inputs of an account changed (protection, thresholds, forced close/trip
+    /// by an operator): `{"account_id", "action"?, "until"?}`.
+    pub const ACCOUNT_CONTROL_CHANGED: &str = "account.control_changed";
+    /// An operator queued a meter command (already in `commands` with its seq):
+    /// `{"command_id"}`. The worker publishes it.
+    pub const COMMAND_QUEUED: &str = "meter.command_queued";
+    /// The meters of a gateway changed: `{"gateway_id"}`. The worker publishes a new
+    /// `GatewayConfig`, retained.
+    pub const GATEWAY_CONFIG_CHANGED: &str = "gateway.config_changed";
+    /// A message for a tenant or manager: `{"channel", "to", "template", "params"}`.
+    pub const NOTIFY: &str = "notify";
+}
