@@ -18,6 +18,7 @@ mod m20261122_000001_identity;
 mod m20261122_000002_property;
 mod m20261122_000003_metering;
 mod m20261122_000004_operations;
+mod m20261123_000101_worker;
 
 /// Runs every migration of Wattpay in order.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_property::Migration),
             Box::new(m20261122_000003_metering::Migration),
             Box::new(m20261122_000004_operations::Migration),
+            Box::new(m20261123_000101_worker::Migration),
         ]
     }
 }

@@ -13,12 +13,14 @@
 pub mod account;
 pub mod audit;
 pub mod building;
+pub mod command;
 pub mod connection;
 pub mod entity;
 pub mod error;
 pub mod gateway;
 pub mod ids;
 pub mod ledger;
+pub mod live;
 pub mod meter;
 pub mod money;
 pub mod notifier;

@@ -4,7 +4,7 @@ use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::CommandState;
-use crate::ids::{CommandId, MeterId, OrgId};
+use crate::ids::{CommandId, MeterId, OrgId, UserId};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "commands")]
@@ -23,6 +23,10 @@ pub struct Model {
     pub acked_at: Option<DateTimeUtc>,
     pub relay: Option<String>,
     pub detail: Option<String>,
+    /// The operator who asked for it; `None` for charge control.
+    pub requested_by: Option<UserId>,
+    /// When the worker (re)sends it next; `None` once it needs no more sending.
+    pub next_attempt_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
