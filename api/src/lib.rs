@@ -11,6 +11,7 @@ pub mod error;
 pub mod openapi;
 pub mod routes;
 pub mod startup;
+pub mod web;
 
 pub use config::Settings;
 pub use startup::Application;

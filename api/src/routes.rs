@@ -17,5 +17,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(auth::refresh)
                 .service(auth::logout)
                 .service(auth::me),
-        );
+        )
+        .configure(crate::web::configure);
 }

@@ -1,0 +1,54 @@
+//! The web pages, served by the API binary itself: the property manager's dashboard at `/`
+//! and the tenant's door page at `/t/{account_no}`.
+//!
+//! Rules it keeps: pages are rendered on the server from templates compiled into the binary,
+//! with our own small CSS and JavaScript (no CDN, no third-party files); they call the store
+//! and the same service functions as the REST handlers, never the REST API over HTTP; the
+//! manager's session is the REST API's access token in an HttpOnly cookie, and every form post
+//! is CSRF-checked; Simplified Chinese first, English second ([`i18n`]); every action that
+//! moves money or power asks for confirmation.
+
+mod account;
+mod assets;
+mod board;
+mod chart;
+mod counter;
+mod dashboard;
+mod door;
+pub mod i18n;
+mod page;
+mod pay;
+mod query;
+mod session;
+
+use actix_web::web;
+
+pub use page::{Templates, Web, WebError};
+pub use session::{Manager, Session, ACCESS_COOKIE, REFRESH_COOKIE};
+
+/// Mounts the pages (register once, after the API's routes).
+///
+/// # Panics
+/// When a compiled-in template does not parse: a build defect that every test catches.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let templates = match Templates::new() {
+        Ok(t) => t,
+        Err(e) => panic!("compiled-in templates do not parse: {e:#}"),
+    };
+    cfg.app_data(web::Data::new(templates))
+        .service(assets::file)
+        .service(session::login_page)
+        .service(session::login_submit)
+        .service(session::logout)
+        .service(dashboard::overview)
+        .service(dashboard::accounts)
+        .service(account::page)
+        .service(counter::submit)
+        .service(board::sites)
+        .service(board::building_board)
+        .service(board::qr_sheet)
+        .service(board::gateways)
+        .service(door::page)
+        .service(door::events)
+        .service(pay::submit);
+}

@@ -1,0 +1,147 @@
+//! `spawn_web`: the API (with its pages) on port 0 over a fresh database holding two seeded
+//! organizations, each with a manager who can sign in, and a browser-like client that keeps
+//! cookies.
+
+use api::Settings;
+use sea_orm::DatabaseConnection;
+use store::testing::{TestDb, TwoOrgs};
+
+pub const PASSWORD: &str = "correct horse battery";
+pub const MANAGER_A: &str = "manager@a.example";
+pub const MANAGER_B: &str = "manager@b.example";
+
+pub struct WebApp {
+    pub base: String,
+    pub db: DatabaseConnection,
+    pub seeded: TwoOrgs,
+    pub backend: &'static str,
+    _test_db: TestDb,
+    _data_dir: tempfile::TempDir,
+}
+
+impl WebApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A client that keeps cookies and does not follow redirects (tests look at them).
+    #[allow(clippy::unused_self)] // reads as "a browser for this app" at the call sites
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    pub async fn get(&self, client: &reqwest::Client, path: &str) -> (u16, String) {
+        let res = client.get(self.url(path)).send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.text().await.unwrap())
+    }
+
+    pub async fn post(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        client.post(self.url(path)).form(form).send().await.unwrap()
+    }
+
+    /// A signed-in client of `email`.
+    pub async fn signed_in(&self, email: &str) -> reqwest::Client {
+        let client = self.client();
+        let (_, html) = self.get(&client, "/login").await;
+        let csrf = csrf_of(&html);
+        let res = self
+            .post(
+                &client,
+                "/login",
+                &[
+                    ("csrf", &csrf),
+                    ("email", email),
+                    ("password", PASSWORD),
+                    ("next", "/"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), 303, "{} sign-in", self.backend);
+        client
+    }
+
+    /// The account number of organization A's seeded account.
+    pub async fn account_no_a(&self) -> String {
+        store::account::get(&self.db, self.seeded.a.org, self.seeded.a.account)
+            .await
+            .unwrap()
+            .account_no
+    }
+}
+
+/// The CSRF token a page's forms carry.
+pub fn csrf_of(html: &str) -> String {
+    hidden(html, "csrf")
+}
+
+/// The value of the first hidden input named `name`.
+pub fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} field"))
+        + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].to_owned()
+}
+
+async fn add_manager(db: &DatabaseConnection, org: store::OrgId, email: &str) {
+    let user = store::user::create_user(
+        db,
+        store::user::NewUser {
+            email: email.to_owned(),
+            password_hash: api::auth::password::hash_password(PASSWORD).unwrap(),
+            name: "Manager".to_owned(),
+            platform_admin: false,
+        },
+    )
+    .await
+    .unwrap();
+    store::user::add_membership(db, org, user.id, domain::Role::Operator)
+        .await
+        .unwrap();
+}
+
+/// One app per backend.
+pub async fn spawn_webs() -> Vec<WebApp> {
+    let mut apps = Vec::new();
+    for test_db in store::testing::backends().await {
+        apps.push(spawn_web(test_db).await);
+    }
+    apps
+}
+
+pub async fn spawn_web(test_db: TestDb) -> WebApp {
+    let db = test_db.conn().clone();
+    let seeded = store::testing::seed_two_orgs(&db).await.unwrap();
+    add_manager(&db, seeded.a.org, MANAGER_A).await;
+    add_manager(&db, seeded.b.org, MANAGER_B).await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let settings = Settings {
+        http_addr: "127.0.0.1:0".to_owned(),
+        data_dir: data_dir.path().to_owned(),
+        public_base_url: "http://pay.example.com".to_owned(),
+        ..Settings::default()
+    };
+    let app = api::Application::build(settings, db.clone()).unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    WebApp {
+        base,
+        db,
+        seeded,
+        backend: test_db.backend(),
+        _test_db: test_db,
+        _data_dir: data_dir,
+    }
+}
