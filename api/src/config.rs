@@ -28,6 +28,12 @@ pub struct Settings {
     pub access_token_ttl_secs: u64,
     /// Lifetime of a refresh token, in seconds.
     pub refresh_token_ttl_secs: u64,
+    /// WeChat Pay API v3 base URL (tests point it at a local fake).
+    pub wechat_api_base: String,
+    /// Alipay gateway URL (tests point it at a local fake).
+    pub alipay_gateway: String,
+    /// Whether sandbox merchants may be created and paid (turn off in production).
+    pub sandbox_payments: bool,
 }
 
 impl Default for Settings {
@@ -41,6 +47,9 @@ impl Default for Settings {
             secret_key: None,
             access_token_ttl_secs: 15 * 60,
             refresh_token_ttl_secs: 30 * 24 * 3600,
+            wechat_api_base: payments::wechat::client::DEFAULT_API_BASE.to_owned(),
+            alipay_gateway: payments::alipay::client::DEFAULT_GATEWAY.to_owned(),
+            sandbox_payments: true,
         }
     }
 }

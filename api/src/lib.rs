@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod openapi;
+pub mod pay;
 pub mod routes;
 pub mod startup;
 pub mod web;

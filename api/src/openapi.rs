@@ -18,12 +18,18 @@ use crate::routes;
         routes::auth::refresh,
         routes::auth::logout,
         routes::auth::me,
+        routes::pay::create_order,
+        routes::pay::order_status,
+        routes::pay::notify,
+        routes::pay_merchant::create,
+        routes::pay_merchant::list,
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&BearerAuth),
     tags(
         (name = "health", description = "Probes"),
         (name = "auth", description = "Manager sign-in"),
+        (name = "payments", description = "Top-ups, provider notifications and merchant accounts"),
     )
 )]
 pub struct ApiDoc;

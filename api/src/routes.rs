@@ -3,6 +3,9 @@
 
 pub mod auth;
 pub mod health;
+pub mod pay;
+pub mod pay_merchant;
+pub mod sandbox;
 
 use actix_web::web;
 
@@ -11,6 +14,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(health::healthz)
         .service(health::readyz)
         .service(crate::openapi::openapi_json)
+        .configure(pay::configure)
         .service(
             web::scope("/api/v1")
                 .service(auth::login)

@@ -20,6 +20,7 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub keys: TokenKeys,
     pub settings: Settings,
+    pub pay: crate::pay::PayState,
 }
 
 /// A bound, not yet running API server.
@@ -40,6 +41,7 @@ impl Application {
             .with_context(|| format!("binding {}", settings.http_addr))?;
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
+            pay: crate::pay::PayState::new(&settings, port)?,
             db,
             keys: keys.clone(),
             settings,
