@@ -1,0 +1,7 @@
+//! Integration tests of the gateway agent over real TCP: against the meter simulator, and with a
+//! private Mosquitto broker per test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::format_push_string)]
+
+mod broker;
+mod polling;
+mod support;
