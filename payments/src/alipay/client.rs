@@ -108,6 +108,11 @@ impl AlipayClient<'_> {
         biz: &serde_json::Value,
     ) -> Result<serde_json::Value, PaymentError> {
         let params = self.signed_params(method, biz, None)?;
+        // Built before the request: the serializer is not `Send` and must not live across
+        // the await below.
+        let form = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params.iter())
+            .finish();
         let res = self
             .http
             .post(self.gateway)
@@ -115,11 +120,7 @@ impl AlipayClient<'_> {
                 "Content-Type",
                 "application/x-www-form-urlencoded;charset=utf-8",
             )
-            .body(
-                form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(params.iter())
-                    .finish(),
-            )
+            .body(form)
             .send()
             .await
             .map_err(|e| PaymentError::Provider(format!("Alipay unreachable: {e}")))?;

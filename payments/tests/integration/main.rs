@@ -6,4 +6,6 @@
 mod support;
 
 mod crediting;
+mod fake;
+mod providers;
 mod vectors;
