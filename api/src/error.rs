@@ -31,6 +31,16 @@ pub enum ApiError {
     /// The request conflicts with the current state.
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
+    /// Well-formed, but the values break a rule (a tariff with overlapping periods, ...).
+    #[error("{detail}")]
+    Unprocessable { code: &'static str, detail: String },
+    /// Too many attempts from this address or for this account; retry later.
+    #[error("{detail}")]
+    TooManyRequests {
+        code: &'static str,
+        detail: String,
+        retry_after_secs: u64,
+    },
     /// A dependency (database, cache) cannot serve right now.
     #[error("{detail}")]
     Unavailable { code: &'static str, detail: String },
@@ -64,6 +74,25 @@ impl ApiError {
         }
     }
 
+    pub fn unprocessable(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::Unprocessable {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    /// `404` with a resource-specific code (`account_not_found`, ...).
+    pub const fn not_found(code: &'static str, what: &'static str) -> Self {
+        Self::NotFound { code, what }
+    }
+
     pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Self {
         Self::Unauthorized {
             code,
@@ -78,6 +107,8 @@ impl ApiError {
             | Self::Unauthorized { code, .. }
             | Self::NotFound { code, .. }
             | Self::Conflict { code, .. }
+            | Self::Unprocessable { code, .. }
+            | Self::TooManyRequests { code, .. }
             | Self::Unavailable { code, .. } => code,
             Self::Forbidden => "forbidden",
             Self::Internal(_) => "internal_error",
@@ -91,6 +122,8 @@ impl ApiError {
             Self::Forbidden => "Forbidden",
             Self::NotFound { .. } => "Not found",
             Self::Conflict { .. } => "Conflict",
+            Self::Unprocessable { .. } => "Unprocessable content",
+            Self::TooManyRequests { .. } => "Too many requests",
             Self::Unavailable { .. } => "Service unavailable",
             Self::Internal(_) => "Internal server error",
         }
@@ -99,12 +132,49 @@ impl ApiError {
 
 impl From<store::StoreError> for ApiError {
     fn from(e: store::StoreError) -> Self {
+        use sea_orm::SqlErr;
         match e {
             store::StoreError::NotFound => Self::NotFound {
                 code: "not_found",
                 what: "resource",
             },
-            other => Self::Internal(anyhow::Error::new(other)),
+            store::StoreError::Duplicate => Self::conflict(
+                "already_exists",
+                "a row with this unique value already exists",
+            ),
+            store::StoreError::Invalid(detail) => Self::unprocessable("invalid", detail),
+            store::StoreError::Db(db)
+                if matches!(db.sql_err(), Some(SqlErr::ForeignKeyConstraintViolation(_))) =>
+            {
+                // Deleting a row that others still point at (a site with buildings, ...).
+                Self::conflict("in_use", "other records still refer to this one")
+            }
+            other @ store::StoreError::Db(_) => Self::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        store::StoreError::Db(e).into()
+    }
+}
+
+impl From<sea_orm::TransactionError<ApiError>> for ApiError {
+    fn from(e: sea_orm::TransactionError<ApiError>) -> Self {
+        match e {
+            sea_orm::TransactionError::Connection(db) => db.into(),
+            sea_orm::TransactionError::Transaction(api) => api,
+        }
+    }
+}
+
+impl ApiError {
+    /// Maps a store error, naming the resource when it is "not found".
+    pub fn from_store(e: store::StoreError, code: &'static str, what: &'static str) -> Self {
+        match e {
+            store::StoreError::NotFound => Self::NotFound { code, what },
+            other => other.into(),
         }
     }
 }
@@ -117,6 +187,8 @@ impl ResponseError for ApiError {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -142,6 +214,12 @@ impl ResponseError for ApiError {
         res.content_type("application/problem+json");
         if matches!(self, Self::Unauthorized { .. }) {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if let Self::TooManyRequests {
+            retry_after_secs, ..
+        } = self
+        {
+            res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
         }
         res.json(body)
     }

@@ -8,7 +8,11 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod list;
+pub mod money;
+pub mod mqtt_password;
 pub mod openapi;
+pub mod patch;
 pub mod pay;
 pub mod routes;
 pub mod startup;

@@ -1,11 +1,20 @@
 //! HTTP routes, one module per resource. Handlers extract, call one service function and map
 //! the result.
 
+pub mod account;
 pub mod auth;
+pub mod building;
+pub mod gateway;
 pub mod health;
+pub mod ledger;
+pub mod meter;
 pub mod pay;
 pub mod pay_merchant;
 pub mod sandbox;
+pub mod site;
+pub mod tariff;
+pub mod tenant;
+pub mod unit;
 
 use actix_web::web;
 
@@ -20,7 +29,54 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(auth::login)
                 .service(auth::refresh)
                 .service(auth::logout)
-                .service(auth::me),
+                .service(auth::me)
+                .configure(property),
         )
         .configure(crate::web::configure);
+}
+
+/// Property management: sites, buildings, units, tenants, accounts, tariffs, gateways, meters.
+fn property(cfg: &mut web::ServiceConfig) {
+    cfg.service(site::list)
+        .service(site::create)
+        .service(site::get)
+        .service(site::update)
+        .service(site::remove)
+        .service(building::list)
+        .service(building::create)
+        .service(building::get)
+        .service(building::update)
+        .service(building::remove)
+        .service(unit::list)
+        .service(unit::create)
+        .service(unit::get)
+        .service(unit::update)
+        .service(unit::remove)
+        .service(tenant::list)
+        .service(tenant::create)
+        .service(tenant::get)
+        .service(tenant::update)
+        .service(tenant::remove)
+        .service(account::list)
+        .service(account::open)
+        .service(account::get)
+        .service(account::update)
+        .service(ledger::account_ledger)
+        .service(tariff::list)
+        .service(tariff::create)
+        .service(tariff::get)
+        .service(tariff::update)
+        .service(tariff::versions)
+        .service(tariff::add_version)
+        .service(gateway::list)
+        .service(gateway::create)
+        .service(gateway::get)
+        .service(gateway::update)
+        .service(gateway::rotate_password)
+        .service(gateway::remove)
+        .service(meter::list)
+        .service(meter::create)
+        .service(meter::get)
+        .service(meter::update)
+        .service(meter::remove);
 }

@@ -19,6 +19,7 @@ mod m20261122_000002_property;
 mod m20261122_000003_metering;
 mod m20261122_000004_operations;
 mod m20261123_000101_worker;
+mod m20261123_000201_api;
 mod m20261123_000301_payments;
 
 /// Runs every migration of Wattpay in order.
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_property::Migration),
             Box::new(m20261122_000003_metering::Migration),
             Box::new(m20261122_000004_operations::Migration),
+            Box::new(m20261123_000201_api::Migration),
             Box::new(m20261123_000101_worker::Migration),
             Box::new(m20261123_000301_payments::Migration),
         ]

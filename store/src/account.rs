@@ -173,11 +173,181 @@ pub async fn list(
     unit_id: Option<UnitId>,
     page: Page,
 ) -> Result<Paged<Account>, StoreError> {
+    let filter = AccountFilter {
+        unit_id,
+        ..AccountFilter::default()
+    };
+    list_filtered(conn, org, &filter, page).await
+}
+
+/// List filters; `None` fields do not filter.
+#[derive(Clone, Debug, Default)]
+pub struct AccountFilter {
+    pub unit_id: Option<UnitId>,
+    pub tenant_id: Option<TenantId>,
+    pub account_no: Option<String>,
+    pub status: Option<AccountStatus>,
+    /// Charge-control state name (`normal`, `alarmed`, ...).
+    pub state: Option<String>,
+    pub protected: Option<bool>,
+    /// Accounts whose balance is below this many fen.
+    pub balance_below_fen: Option<i64>,
+}
+
+/// Accounts of the organization matching `filter`, oldest first.
+pub async fn list_filtered(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    filter: &AccountFilter,
+    page: Page,
+) -> Result<Paged<Account>, StoreError> {
     let mut select = account::Entity::find().filter(account::Column::OrganizationId.eq(org));
-    if let Some(unit_id) = unit_id {
+    if let Some(unit_id) = filter.unit_id {
         select = select.filter(account::Column::UnitId.eq(unit_id));
     }
+    if let Some(tenant_id) = filter.tenant_id {
+        select = select.filter(account::Column::TenantId.eq(tenant_id));
+    }
+    if let Some(no) = &filter.account_no {
+        select = select.filter(account::Column::AccountNo.eq(no.trim()));
+    }
+    if let Some(status) = filter.status {
+        select = select.filter(account::Column::Status.eq(status));
+    }
+    if let Some(state) = &filter.state {
+        select = select.filter(account::Column::CcState.eq(state.as_str()));
+    }
+    if let Some(protected) = filter.protected {
+        select = select.filter(account::Column::Protected.eq(protected));
+    }
+    if let Some(below) = filter.balance_below_fen {
+        select = select.filter(account::Column::BalanceFen.lt(below));
+    }
     fetch(conn, select.order_by_asc(account::Column::Id), page).await
+}
+
+/// Changes to an account's settings; `None` fields stay, `Some(None)` clears.
+#[derive(Clone, Debug, Default)]
+pub struct AccountChanges {
+    pub tenant_id: Option<Option<TenantId>>,
+    pub tariff_id: Option<Option<TariffId>>,
+    pub alarm_threshold: Option<Option<Money>>,
+    pub trip_threshold: Option<Option<Money>>,
+}
+
+impl AccountChanges {
+    pub fn is_empty(&self) -> bool {
+        self.tenant_id.is_none()
+            && self.tariff_id.is_none()
+            && self.alarm_threshold.is_none()
+            && self.trip_threshold.is_none()
+    }
+}
+
+/// Updates an account's tenant, tariff or thresholds, audited in the caller's transaction.
+/// Referenced tenants and tariffs must belong to `org`.
+pub async fn update(
+    txn: &DatabaseTransaction,
+    org: OrgId,
+    id: AccountId,
+    changes: AccountChanges,
+    actor: Option<UserId>,
+) -> Result<Account, StoreError> {
+    use sea_orm::ActiveModelTrait as _;
+    let before = get(txn, org, id).await?;
+    if changes.is_empty() {
+        return Ok(before);
+    }
+    let mut row: account::ActiveModel = before.clone().into();
+    if let Some(tenant_id) = changes.tenant_id {
+        if let Some(t) = tenant_id {
+            tenant::get(txn, org, t).await?;
+        }
+        row.tenant_id = Set(tenant_id);
+    }
+    if let Some(tariff_id) = changes.tariff_id {
+        if let Some(t) = tariff_id {
+            tariff::get(txn, org, t).await?;
+        }
+        row.tariff_id = Set(tariff_id);
+    }
+    if let Some(alarm) = changes.alarm_threshold {
+        row.alarm_threshold_fen = Set(alarm.map(crate::money::to_fen).transpose()?);
+    }
+    if let Some(trip) = changes.trip_threshold {
+        row.trip_threshold_fen = Set(trip.map(crate::money::to_fen).transpose()?);
+    }
+    let after = row.update(txn).await?;
+    crate::audit::record(
+        txn,
+        Some(org),
+        actor,
+        "account.update",
+        "account",
+        &id.to_string(),
+        serde_json::json!({
+            "before": {"tenant_id": before.tenant_id, "tariff_id": before.tariff_id,
+                       "alarm_threshold_fen": before.alarm_threshold_fen,
+                       "trip_threshold_fen": before.trip_threshold_fen},
+            "after": {"tenant_id": after.tenant_id, "tariff_id": after.tariff_id,
+                      "alarm_threshold_fen": after.alarm_threshold_fen,
+                      "trip_threshold_fen": after.trip_threshold_fen},
+        }),
+    )
+    .await?;
+    Ok(after)
+}
+
+/// Marks an account closed (no more top-ups or charges). The caller settles the balance first.
+pub async fn close(
+    txn: &DatabaseTransaction,
+    org: OrgId,
+    id: AccountId,
+    actor: Option<UserId>,
+) -> Result<Account, StoreError> {
+    use sea_orm::ActiveModelTrait as _;
+    let before = get(txn, org, id).await?;
+    let mut row: account::ActiveModel = before.clone().into();
+    row.status = Set(AccountStatus::Closed);
+    row.closed_at = Set(Some(Utc::now()));
+    let after = row.update(txn).await?;
+    crate::audit::record(
+        txn,
+        Some(org),
+        actor,
+        "account.close",
+        "account",
+        &id.to_string(),
+        serde_json::json!({"before": {"status": "open", "balance_fen": before.balance_fen},
+                           "after": {"status": "closed", "balance_fen": after.balance_fen}}),
+    )
+    .await?;
+    Ok(after)
+}
+
+/// The relay state last read back from a meter of the account's unit (`open`, `closed`), or
+/// `None` when no reading reported one.
+pub async fn last_relay(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    unit_id: UnitId,
+) -> Result<Option<(String, chrono::DateTime<Utc>)>, StoreError> {
+    use crate::entity::{meter, reading};
+    use sea_orm::sea_query::Query;
+    let meters = Query::select()
+        .column(meter::Column::Id)
+        .from(meter::Entity)
+        .and_where(meter::Column::OrganizationId.eq(org))
+        .and_where(meter::Column::UnitId.eq(unit_id))
+        .to_owned();
+    let found = reading::Entity::find()
+        .filter(reading::Column::OrganizationId.eq(org))
+        .filter(reading::Column::MeterId.in_subquery(meters))
+        .filter(reading::Column::Relay.is_not_null())
+        .order_by_desc(reading::Column::Ts)
+        .one(conn)
+        .await?;
+    Ok(found.and_then(|r| r.relay.map(|relay| (relay, r.ts))))
 }
 
 impl Account {

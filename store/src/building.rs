@@ -53,3 +53,33 @@ pub async fn list(
     }
     fetch(conn, select.order_by_asc(building::Column::Id), page).await
 }
+
+/// Renames a building of the organization.
+pub async fn rename(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    id: BuildingId,
+    name: &str,
+) -> Result<Building, StoreError> {
+    let mut row: building::ActiveModel = get(conn, org, id).await?.into();
+    row.name = Set(name.to_owned());
+    Ok(row.update(conn).await?)
+}
+
+/// Deletes a building of the organization; a database error when units remain.
+pub async fn delete(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    id: BuildingId,
+) -> Result<(), StoreError> {
+    let res = building::Entity::delete_many()
+        .filter(building::Column::Id.eq(id))
+        .filter(building::Column::OrganizationId.eq(org))
+        .exec(conn)
+        .await?;
+    if res.rows_affected == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound)
+    }
+}

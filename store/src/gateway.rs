@@ -78,8 +78,72 @@ pub async fn list(
     org: OrgId,
     page: Page,
 ) -> Result<Paged<Gateway>, StoreError> {
-    let select = gateway::Entity::find()
+    list_filtered(conn, org, None, None, page).await
+}
+
+/// Gateways of the organization, of one site and/or online state when given.
+pub async fn list_filtered(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    site_id: Option<SiteId>,
+    online: Option<bool>,
+    page: Page,
+) -> Result<Paged<Gateway>, StoreError> {
+    let mut select = gateway::Entity::find().filter(gateway::Column::OrganizationId.eq(org));
+    if let Some(site_id) = site_id {
+        select = select.filter(gateway::Column::SiteId.eq(site_id));
+    }
+    if let Some(online) = online {
+        select = select.filter(gateway::Column::Online.eq(online));
+    }
+    fetch(conn, select.order_by_asc(gateway::Column::Id), page).await
+}
+
+/// Renames a gateway or moves it to another site of the organization.
+pub async fn update(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    id: GatewayId,
+    name: Option<String>,
+    site_id: Option<SiteId>,
+) -> Result<Gateway, StoreError> {
+    let mut row: gateway::ActiveModel = get(conn, org, id).await?.into();
+    if let Some(name) = name {
+        row.name = Set(name);
+    }
+    if let Some(site_id) = site_id {
+        site::get(conn, org, site_id).await?;
+        row.site_id = Set(site_id);
+    }
+    Ok(row.update(conn).await?)
+}
+
+/// Replaces the stored MQTT password hash (a new password was issued).
+pub async fn set_password_hash(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    id: GatewayId,
+    hash: String,
+) -> Result<Gateway, StoreError> {
+    let mut row: gateway::ActiveModel = get(conn, org, id).await?.into();
+    row.mqtt_password_hash = Set(Some(hash));
+    Ok(row.update(conn).await?)
+}
+
+/// Deletes a gateway of the organization; a database error while meters remain on it.
+pub async fn delete(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    id: GatewayId,
+) -> Result<(), StoreError> {
+    let res = gateway::Entity::delete_many()
+        .filter(gateway::Column::Id.eq(id))
         .filter(gateway::Column::OrganizationId.eq(org))
-        .order_by_asc(gateway::Column::Id);
-    fetch(conn, select, page).await
+        .exec(conn)
+        .await?;
+    if res.rows_affected == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound)
+    }
 }

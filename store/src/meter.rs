@@ -93,11 +93,139 @@ pub async fn list(
     gateway_id: Option<GatewayId>,
     page: Page,
 ) -> Result<Paged<Meter>, StoreError> {
+    let filter = MeterFilter {
+        gateway_id,
+        ..MeterFilter::default()
+    };
+    list_filtered(conn, org, &filter, page).await
+}
+
+/// List filters; `None` fields do not filter.
+#[derive(Clone, Debug, Default)]
+pub struct MeterFilter {
+    pub gateway_id: Option<GatewayId>,
+    pub unit_id: Option<UnitId>,
+}
+
+pub async fn list_filtered(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    filter: &MeterFilter,
+    page: Page,
+) -> Result<Paged<Meter>, StoreError> {
     let mut select = meter::Entity::find().filter(meter::Column::OrganizationId.eq(org));
-    if let Some(gateway_id) = gateway_id {
+    if let Some(gateway_id) = filter.gateway_id {
         select = select.filter(meter::Column::GatewayId.eq(gateway_id));
     }
+    if let Some(unit_id) = filter.unit_id {
+        select = select.filter(meter::Column::UnitId.eq(unit_id));
+    }
     fetch(conn, select.order_by_asc(meter::Column::Id), page).await
+}
+
+/// Changes to a meter; `None` fields stay, `Some(None)` clears.
+#[derive(Clone, Debug, Default)]
+pub struct MeterChanges {
+    pub gateway_id: Option<GatewayId>,
+    pub unit_id: Option<Option<UnitId>>,
+    pub bus: Option<String>,
+    pub slave: Option<i32>,
+    pub wire_id: Option<String>,
+    pub model: Option<Option<String>>,
+    pub register_map: Option<Option<serde_json::Value>>,
+    pub ct_ratio: Option<Decimal>,
+    pub max_power_kw: Option<Decimal>,
+}
+
+/// Updates a meter of the organization; referenced gateway and unit must be the org's too.
+pub async fn update(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    id: MeterId,
+    changes: MeterChanges,
+) -> Result<Meter, StoreError> {
+    let mut row: meter::ActiveModel = get(conn, org, id).await?.into();
+    if let Some(gateway_id) = changes.gateway_id {
+        gateway::get(conn, org, gateway_id).await?;
+        row.gateway_id = Set(gateway_id);
+    }
+    if let Some(unit_id) = changes.unit_id {
+        if let Some(u) = unit_id {
+            unit::get(conn, org, u).await?;
+        }
+        row.unit_id = Set(unit_id);
+    }
+    if let Some(bus) = changes.bus {
+        row.bus = Set(bus);
+    }
+    if let Some(slave) = changes.slave {
+        row.slave = Set(slave);
+    }
+    if let Some(wire_id) = changes.wire_id {
+        if !is_valid_wire_id(&wire_id) {
+            return Err(StoreError::Invalid(format!(
+                "meter id `{wire_id}` must match [A-Za-z0-9_-]{{1,64}}"
+            )));
+        }
+        row.wire_id = Set(wire_id);
+    }
+    if let Some(model) = changes.model {
+        row.model = Set(model);
+    }
+    if let Some(map) = changes.register_map {
+        row.register_map = Set(map.map(|m| m.to_string()));
+    }
+    for value in [changes.ct_ratio, changes.max_power_kw]
+        .into_iter()
+        .flatten()
+    {
+        if value <= Decimal::ZERO {
+            return Err(StoreError::Invalid(
+                "CT ratio and maximum power must be positive".into(),
+            ));
+        }
+    }
+    if let Some(ct) = changes.ct_ratio {
+        row.ct_ratio = Set(ct.normalize().to_string());
+    }
+    if let Some(max) = changes.max_power_kw {
+        row.max_power_kw = Set(max.normalize().to_string());
+    }
+    row.update(conn).await.map_err(map_unique)
+}
+
+/// Deletes a meter of the organization; a database error while readings or commands refer to it.
+pub async fn delete(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    id: MeterId,
+) -> Result<(), StoreError> {
+    let res = meter::Entity::delete_many()
+        .filter(meter::Column::Id.eq(id))
+        .filter(meter::Column::OrganizationId.eq(org))
+        .exec(conn)
+        .await?;
+    if res.rows_affected == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound)
+    }
+}
+
+/// When the meter last delivered a reading with values, and the relay state it read back.
+pub async fn last_reading(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    id: MeterId,
+) -> Result<Option<crate::entity::reading::Model>, StoreError> {
+    use crate::entity::reading;
+    Ok(reading::Entity::find()
+        .filter(reading::Column::OrganizationId.eq(org))
+        .filter(reading::Column::MeterId.eq(id))
+        .filter(reading::Column::Error.is_null())
+        .order_by_desc(reading::Column::Ts)
+        .one(conn)
+        .await?)
 }
 
 impl Meter {

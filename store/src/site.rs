@@ -69,10 +69,78 @@ pub async fn list(
     org: OrgId,
     page: Page,
 ) -> Result<Paged<Site>, StoreError> {
-    let select = site::Entity::find()
+    list_filtered(conn, org, &SiteFilter::default(), page).await
+}
+
+/// List filters; `None` fields do not filter.
+#[derive(Clone, Debug, Default)]
+pub struct SiteFilter {
+    /// Part of the name.
+    pub name: Option<String>,
+}
+
+/// Sites of the organization matching `filter`, oldest first.
+pub async fn list_filtered(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    filter: &SiteFilter,
+    page: Page,
+) -> Result<Paged<Site>, StoreError> {
+    let mut select = site::Entity::find().filter(site::Column::OrganizationId.eq(org));
+    if let Some(name) = &filter.name {
+        select = select.filter(site::Column::Name.contains(name));
+    }
+    fetch(conn, select.order_by_asc(site::Column::Id), page).await
+}
+
+/// Changes to a site; `None` fields stay as they are.
+#[derive(Clone, Debug, Default)]
+pub struct SiteChanges {
+    pub name: Option<String>,
+    pub timezone: Option<String>,
+    pub address: Option<String>,
+    pub alarm_threshold: Option<Money>,
+    pub trip_threshold: Option<Money>,
+}
+
+/// Updates a site of the organization (another org's is `NotFound`).
+pub async fn update(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    id: SiteId,
+    changes: SiteChanges,
+) -> Result<Site, StoreError> {
+    let mut row: site::ActiveModel = get(conn, org, id).await?.into();
+    if let Some(name) = changes.name {
+        row.name = Set(name);
+    }
+    if let Some(timezone) = changes.timezone {
+        row.timezone = Set(timezone);
+    }
+    if let Some(address) = changes.address {
+        row.address = Set(address);
+    }
+    if let Some(alarm) = changes.alarm_threshold {
+        row.alarm_threshold_fen = Set(to_fen(alarm)?);
+    }
+    if let Some(trip) = changes.trip_threshold {
+        row.trip_threshold_fen = Set(to_fen(trip)?);
+    }
+    Ok(row.update(conn).await?)
+}
+
+/// Deletes a site of the organization; a database error when buildings or gateways remain.
+pub async fn delete(conn: &impl ConnectionTrait, org: OrgId, id: SiteId) -> Result<(), StoreError> {
+    let res = site::Entity::delete_many()
+        .filter(site::Column::Id.eq(id))
         .filter(site::Column::OrganizationId.eq(org))
-        .order_by_asc(site::Column::Id);
-    fetch(conn, select, page).await
+        .exec(conn)
+        .await?;
+    if res.rows_affected == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound)
+    }
 }
 
 impl Site {

@@ -93,3 +93,15 @@ impl TariffVersion {
             .map_err(|e| StoreError::Invalid(format!("tariff version {}: {e}", self.id)))
     }
 }
+
+/// Renames a tariff of the organization.
+pub async fn rename(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    id: TariffId,
+    name: &str,
+) -> Result<Tariff, StoreError> {
+    let mut row: tariff::ActiveModel = get(conn, org, id).await?.into();
+    row.name = Set(name.to_owned());
+    Ok(row.update(conn).await?)
+}

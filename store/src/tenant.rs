@@ -56,8 +56,66 @@ pub async fn list(
     org: OrgId,
     page: Page,
 ) -> Result<Paged<Tenant>, StoreError> {
-    let select = tenant::Entity::find()
+    list_filtered(conn, org, &TenantFilter::default(), page).await
+}
+
+/// List filters; `None` fields do not filter.
+#[derive(Clone, Debug, Default)]
+pub struct TenantFilter {
+    /// Part of the name.
+    pub name: Option<String>,
+    /// The exact phone number.
+    pub phone: Option<String>,
+}
+
+pub async fn list_filtered(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    filter: &TenantFilter,
+    page: Page,
+) -> Result<Paged<Tenant>, StoreError> {
+    let mut select = tenant::Entity::find().filter(tenant::Column::OrganizationId.eq(org));
+    if let Some(name) = &filter.name {
+        select = select.filter(tenant::Column::Name.contains(name));
+    }
+    if let Some(phone) = &filter.phone {
+        select = select.filter(tenant::Column::Phone.eq(phone.as_str()));
+    }
+    fetch(conn, select.order_by_asc(tenant::Column::Id), page).await
+}
+
+/// Changes a tenant's name or phone (`Some(None)` clears the phone).
+pub async fn update(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    id: TenantId,
+    name: Option<String>,
+    phone: Option<Option<String>>,
+) -> Result<Tenant, StoreError> {
+    let mut row: tenant::ActiveModel = get(conn, org, id).await?.into();
+    if let Some(name) = name {
+        row.name = Set(name);
+    }
+    if let Some(phone) = phone {
+        row.phone = Set(phone);
+    }
+    Ok(row.update(conn).await?)
+}
+
+/// Deletes a tenant of the organization; a database error while accounts refer to them.
+pub async fn delete(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    id: TenantId,
+) -> Result<(), StoreError> {
+    let res = tenant::Entity::delete_many()
+        .filter(tenant::Column::Id.eq(id))
         .filter(tenant::Column::OrganizationId.eq(org))
-        .order_by_asc(tenant::Column::Id);
-    fetch(conn, select, page).await
+        .exec(conn)
+        .await?;
+    if res.rows_affected == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound)
+    }
 }

@@ -2,12 +2,13 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    sea_query::Query, ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, Set,
 };
 
-use crate::entity::unit;
+use crate::entity::{building as building_entity, unit};
 use crate::page::{fetch, Page, Paged};
-use crate::{building, BuildingId, OrgId, StoreError, Unit, UnitId, UnitKind};
+use crate::{building, BuildingId, OrgId, SiteId, StoreError, Unit, UnitId, UnitKind};
 
 /// Creates a unit in a building of the same organization (another org's building is `NotFound`).
 pub async fn create(
@@ -45,9 +46,80 @@ pub async fn list(
     building_id: Option<BuildingId>,
     page: Page,
 ) -> Result<Paged<Unit>, StoreError> {
+    let filter = UnitFilter {
+        building_id,
+        ..UnitFilter::default()
+    };
+    list_filtered(conn, org, &filter, page).await
+}
+
+/// List filters; `None` fields do not filter.
+#[derive(Clone, Debug, Default)]
+pub struct UnitFilter {
+    pub building_id: Option<BuildingId>,
+    /// Units of any building of this site.
+    pub site_id: Option<SiteId>,
+    pub kind: Option<UnitKind>,
+    /// Part of the name.
+    pub name: Option<String>,
+}
+
+pub async fn list_filtered(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    filter: &UnitFilter,
+    page: Page,
+) -> Result<Paged<Unit>, StoreError> {
     let mut select = unit::Entity::find().filter(unit::Column::OrganizationId.eq(org));
-    if let Some(building_id) = building_id {
+    if let Some(building_id) = filter.building_id {
         select = select.filter(unit::Column::BuildingId.eq(building_id));
     }
+    if let Some(site_id) = filter.site_id {
+        let buildings = Query::select()
+            .column(building_entity::Column::Id)
+            .from(building_entity::Entity)
+            .and_where(building_entity::Column::OrganizationId.eq(org))
+            .and_where(building_entity::Column::SiteId.eq(site_id))
+            .to_owned();
+        select = select.filter(unit::Column::BuildingId.in_subquery(buildings));
+    }
+    if let Some(kind) = filter.kind {
+        select = select.filter(unit::Column::Kind.eq(kind));
+    }
+    if let Some(name) = &filter.name {
+        select = select.filter(unit::Column::Name.contains(name));
+    }
     fetch(conn, select.order_by_asc(unit::Column::Id), page).await
+}
+
+/// Renames a unit or changes its kind.
+pub async fn update(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    id: UnitId,
+    name: Option<String>,
+    kind: Option<UnitKind>,
+) -> Result<Unit, StoreError> {
+    let mut row: unit::ActiveModel = get(conn, org, id).await?.into();
+    if let Some(name) = name {
+        row.name = Set(name);
+    }
+    if let Some(kind) = kind {
+        row.kind = Set(kind);
+    }
+    Ok(row.update(conn).await?)
+}
+
+/// Deletes a unit of the organization; a database error when accounts or meters remain.
+pub async fn delete(conn: &impl ConnectionTrait, org: OrgId, id: UnitId) -> Result<(), StoreError> {
+    let res = unit::Entity::delete_many()
+        .filter(unit::Column::Id.eq(id))
+        .filter(unit::Column::OrganizationId.eq(org))
+        .exec(conn)
+        .await?;
+    if res.rows_affected == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound)
+    }
 }

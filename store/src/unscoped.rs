@@ -5,7 +5,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, Statement,
 };
 
-use crate::entity::{account, gateway, organization};
+use crate::entity::{account, gateway, organization, tenant};
 use crate::page::{fetch, Page, Paged};
 use crate::{Account, AccountId, Gateway, OrgId, Organization, StoreError};
 
@@ -19,6 +19,26 @@ pub async fn find_by_account_no(
     Ok(account::Entity::find()
         .filter(account::Column::AccountNo.eq(account_no.trim()))
         .one(conn)
+        .await?)
+}
+
+/// Tenant self-service: a tenant signs in with their phone, which may hold accounts in several
+/// organizations (a home and a shop). Scoped by the phone the one-time code proved, not by an
+/// organization; open and closed accounts, newest first.
+pub async fn accounts_of_phone(
+    conn: &impl ConnectionTrait,
+    phone: &str,
+) -> Result<Vec<Account>, StoreError> {
+    use sea_orm::sea_query::Query;
+    let tenants = Query::select()
+        .column(tenant::Column::Id)
+        .from(tenant::Entity)
+        .and_where(tenant::Column::Phone.eq(phone))
+        .to_owned();
+    Ok(account::Entity::find()
+        .filter(account::Column::TenantId.in_subquery(tenants))
+        .order_by_desc(account::Column::OpenedAt)
+        .all(conn)
         .await?)
 }
 

@@ -18,7 +18,61 @@ pub struct OrgContext {
     pub role: Role,
 }
 
+/// Who may call what. Each endpoint names one of these in its `ctx.require(...)`.
+pub mod roles {
+    use domain::Role;
+
+    /// Every manager role: read the organization's property, devices and accounts.
+    pub const READ: &[Role] = &[
+        Role::PlatformAdmin,
+        Role::OrgAdmin,
+        Role::Operator,
+        Role::Viewer,
+        Role::Technician,
+    ];
+    /// Read money: ledgers, receipts, reports (technicians handle devices, not money).
+    pub const READ_MONEY: &[Role] = &[
+        Role::PlatformAdmin,
+        Role::OrgAdmin,
+        Role::Operator,
+        Role::Viewer,
+    ];
+    /// Change property, tenants, accounts and tariffs; take counter payments.
+    pub const MANAGE: &[Role] = &[Role::PlatformAdmin, Role::OrgAdmin, Role::Operator];
+    /// Change gateways and meters, send meter commands, work orders.
+    pub const DEVICES: &[Role] = &[
+        Role::PlatformAdmin,
+        Role::OrgAdmin,
+        Role::Operator,
+        Role::Technician,
+    ];
+    /// Users, invitations, the audit log, adjustments and other supervisor acts.
+    pub const ADMIN: &[Role] = &[Role::PlatformAdmin, Role::OrgAdmin];
+}
+
 impl OrgContext {
+    /// Records a manager action in the audit log, in the transaction of the change.
+    pub async fn audit(
+        &self,
+        conn: &impl sea_orm::ConnectionTrait,
+        action: &str,
+        target_type: &str,
+        target_id: impl std::fmt::Display,
+        detail: serde_json::Value,
+    ) -> Result<(), ApiError> {
+        store::audit::record(
+            conn,
+            Some(self.org_id),
+            Some(self.user_id),
+            action,
+            target_type,
+            &target_id.to_string(),
+            detail,
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Fails with `403 forbidden` unless the caller has one of `roles`.
     pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
         if roles.contains(&self.role) {
@@ -66,6 +120,13 @@ fn context(req: &HttpRequest) -> Result<OrgContext, ApiError> {
         .role
         .parse()
         .map_err(|_| ApiError::unauthorized("invalid_token", "the access token is not valid"))?;
+    if role == Role::Tenant {
+        // Tenant tokens have their own audience; a manager token never names this role.
+        return Err(ApiError::unauthorized(
+            "invalid_token",
+            "the access token is not valid",
+        ));
+    }
     Ok(OrgContext {
         user_id: UserId::from(claims.sub),
         org_id: OrgId::from(claims.org),

@@ -6,4 +6,6 @@ mod support;
 
 mod auth;
 mod health;
+mod isolation;
 mod openapi;
+mod property;

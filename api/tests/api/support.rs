@@ -15,6 +15,8 @@ pub struct TestApp {
     pub org_b: OrgId,
     pub admin_a: String,
     pub admin_b: String,
+    pub db: DatabaseConnection,
+    pub seeded: store::testing::TwoOrgs,
     // Keeps the database (and its temp dir) alive for the test.
     _test_db: TestDb,
     data_dir_guard: tempfile::TempDir,
@@ -47,7 +49,59 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// A user with `role` in `org`, signed in: their access token.
+    pub async fn token_for_role(&self, org: OrgId, role: domain::Role) -> String {
+        let email = format!(
+            "{}-{}@example.test",
+            role.as_str(),
+            uuid::Uuid::new_v4().simple()
+        );
+        add_user(&self.db, org, &email, role).await;
+        self.access_token(&email).await
+    }
+
+    /// Sends a request with a bearer token and an optional JSON body.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<&serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// `call` expecting `status`, answering the JSON body (`null` when empty).
+    pub async fn expect(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<&serde_json::Value>,
+        status: u16,
+    ) -> serde_json::Value {
+        let res = self.call(method.clone(), path, token, body).await;
+        let got = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        assert_eq!(got, status, "{method} {path}: {text}");
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+    }
+}
+
 async fn add_admin(db: &DatabaseConnection, org: OrgId, email: &str) {
+    add_user(db, org, email, domain::Role::OrgAdmin).await;
+}
+
+/// Adds a user with `role` in `org` and the test password.
+pub async fn add_user(db: &DatabaseConnection, org: OrgId, email: &str, role: domain::Role) {
     let user = store::user::create_user(
         db,
         store::user::NewUser {
@@ -59,7 +113,7 @@ async fn add_admin(db: &DatabaseConnection, org: OrgId, email: &str) {
     )
     .await
     .unwrap();
-    store::user::add_membership(db, org, user.id, domain::Role::OrgAdmin)
+    store::user::add_membership(db, org, user.id, role)
         .await
         .unwrap();
 }
@@ -95,6 +149,8 @@ pub async fn spawn_app(test_db: TestDb) -> TestApp {
         org_b,
         admin_a: "admin@a.example".to_owned(),
         admin_b: "admin@b.example".to_owned(),
+        db: db.clone(),
+        seeded,
         _test_db: test_db,
         data_dir_guard: data_dir,
     }
