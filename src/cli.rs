@@ -108,7 +108,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker => {
             let db = open_database(&settings).await?;
             ensure_schema_current(&db).await?;
-            worker::run(db).await
+            // Worker keys come from WATTPAY_* variables; data and database follow the CLI's.
+            let mut ws = worker::Settings::load(None)?;
+            ws.data_dir.clone_from(&settings.data_dir);
+            ws.database_url = Some(settings.effective_database_url());
+            let live =
+                store::live::LiveCache::from_settings(ws.redis_url.as_deref(), &ws.redis_prefix)
+                    .await?;
+            let running = worker::run::start_with(ws, db, live)?;
+            tokio::signal::ctrl_c().await?;
+            tracing::info!("worker stopping");
+            running.stop().await;
+            Ok(())
         }
         Command::Migrate { status } => {
             let db = open_database(&settings).await?;

@@ -6,12 +6,16 @@
 
 pub mod account;
 pub mod audit_log;
+pub mod balance_freeze;
 pub mod building;
 pub mod command;
+pub mod control_state;
 pub mod gateway;
+pub mod job_lease;
 pub mod ledger_entry;
 pub mod membership;
 pub mod meter;
+pub mod notification;
 pub mod organization;
 pub mod outbox;
 pub mod rating_state;
@@ -22,6 +26,7 @@ pub mod tariff;
 pub mod tariff_version;
 pub mod tenant;
 pub mod unit;
+pub mod usage_period;
 pub mod user;
 pub mod work_order;
 

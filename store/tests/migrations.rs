@@ -1,6 +1,7 @@
 //! Migrations are idempotent and leave nothing pending.
 #![allow(clippy::unwrap_used)]
 
+use migrations::MigratorTrait;
 use store::testing::backends;
 use store::{migrate, pending_migrations, ping};
 
@@ -25,7 +26,8 @@ async fn a_fresh_database_reports_pending_migrations() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let db = store::connect(&store::sqlite_url(dir.path())).await?;
     let pending = pending_migrations(&db).await?;
-    assert_eq!(pending.len(), 4);
+    // Every migration, whichever issues added them.
+    assert_eq!(pending.len(), migrations::Migrator::migrations().len());
     assert!(pending[0].starts_with("m20261122_000001"));
     migrate(&db).await?;
     assert!(pending_migrations(&db).await?.is_empty());

@@ -1,0 +1,119 @@
+//! The rating state of each meter (the domain [`RatingState`] as JSON) and its lock: rating a
+//! meter happens in a transaction that first locks the meter's row here (`FOR UPDATE` on
+//! PostgreSQL; SQLite serialises writers), so any worker may rate any meter and two never
+//! rate the same readings.
+
+use chrono::{DateTime, Utc};
+use domain::RatingState;
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+
+use crate::entity::rating_state;
+use crate::{MeterId, OrgId, StoreError};
+
+/// Makes sure the meter has a row (so there is something to lock) without changing it.
+async fn ensure_row(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    meter: MeterId,
+) -> Result<(), StoreError> {
+    let row = rating_state::ActiveModel {
+        meter_id: Set(meter),
+        organization_id: Set(org),
+        state: Set(String::new()),
+        last_ts: Set(None),
+        updated_at: Set(Utc::now()),
+    };
+    let res = rating_state::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(rating_state::Column::MeterId)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await;
+    match res {
+        Ok(_) | Err(sea_orm::DbErr::RecordNotInserted) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Locks the meter's rating state for the rest of the caller's transaction and answers it
+/// (`None` before the meter's first reading). Lock meters in a fixed order (by id) when one
+/// transaction rates several, so two workers never wait on each other in a cycle.
+pub async fn lock(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    meter: MeterId,
+) -> Result<Option<RatingState>, StoreError> {
+    // Writing first also takes SQLite's write lock before anything is read.
+    ensure_row(conn, org, meter).await?;
+    let row = rating_state::Entity::find_by_id(meter)
+        .filter(rating_state::Column::OrganizationId.eq(org))
+        .lock_exclusive()
+        .one(conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    decode(&row.state)
+}
+
+/// The state without locking (dashboards, tests).
+pub async fn get(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    meter: MeterId,
+) -> Result<Option<RatingState>, StoreError> {
+    let row = rating_state::Entity::find_by_id(meter)
+        .filter(rating_state::Column::OrganizationId.eq(org))
+        .one(conn)
+        .await?;
+    row.map_or(Ok(None), |r| decode(&r.state))
+}
+
+/// Saves the state of a meter locked with [`lock`].
+pub async fn save(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    meter: MeterId,
+    state: &RatingState,
+) -> Result<(), StoreError> {
+    let json = serde_json::to_string(state)
+        .map_err(|e| StoreError::Invalid(format!("rating state: {e}")))?;
+    rating_state::Entity::update_many()
+        .col_expr(rating_state::Column::State, Expr::value(json))
+        .col_expr(
+            rating_state::Column::LastTs,
+            Expr::value(Some(state.last_ts)),
+        )
+        .col_expr(rating_state::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(rating_state::Column::MeterId.eq(meter))
+        .filter(rating_state::Column::OrganizationId.eq(org))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// The time each meter was last rated (for offline detection), by meter.
+pub async fn last_rated(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    meter: MeterId,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    Ok(rating_state::Entity::find_by_id(meter)
+        .filter(rating_state::Column::OrganizationId.eq(org))
+        .select_only()
+        .column(rating_state::Column::LastTs)
+        .into_tuple::<Option<DateTime<Utc>>>()
+        .one(conn)
+        .await?
+        .flatten())
+}
+
+fn decode(json: &str) -> Result<Option<RatingState>, StoreError> {
+    if json.is_empty() {
+        return Ok(None);
+    }
+    serde_json::from_str(json)
+        .map(Some)
+        .map_err(|e| StoreError::Invalid(format!("rating state: {e}")))
+}

@@ -1,0 +1,241 @@
+//! The worker's MQTT connection: one client per worker with a stable client id and a
+//! persistent session (MQTT 5 with a bounded session expiry; 3.1.1 keeps the session until the
+//! client returns), the shared subscription `$share/wattpay-workers/wattpay/v1/gw/+/up/#` at
+//! QoS 1, and manual acks: a message is acknowledged only once handled (or refused as
+//! invalid), so nothing is lost while a worker is down or restarting.
+//!
+//! Messages are handled in a few lanes by gateway, so one gateway's backlog does not hold up
+//! another's; within a lane a gateway's messages keep their order. A transient failure (the
+//! database away) is retried in the lane until it succeeds.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use crate::publisher::Publisher;
+use crate::settings::Settings;
+use crate::Worker;
+
+/// Parallel lanes of uplink handling.
+const LANES: usize = 4;
+
+/// An uplink message with whatever the client needs to acknowledge it.
+struct Uplink {
+    topic: String,
+    body: Vec<u8>,
+    ack: AckHandle,
+}
+
+/// What acknowledges a message to the broker.
+pub enum AckHandle {
+    V4(rumqttc::AsyncClient, rumqttc::Publish),
+    V5(
+        rumqttc::v5::AsyncClient,
+        rumqttc::v5::mqttbytes::v5::Publish,
+    ),
+}
+
+impl AckHandle {
+    async fn ack(self) {
+        let res = match &self {
+            AckHandle::V4(c, p) => c.ack(p).await.map_err(|e| e.to_string()),
+            AckHandle::V5(c, p) => c.ack(p).await.map_err(|e| e.to_string()),
+        };
+        if let Err(e) = res {
+            tracing::warn!(
+                error = e,
+                "could not acknowledge a message (it will come again)"
+            );
+        }
+    }
+}
+
+/// Host and port of an `mqtt://host:port` URL.
+pub fn parse_url(url: &str) -> anyhow::Result<(String, u16)> {
+    let rest = url
+        .strip_prefix("mqtt://")
+        .or_else(|| url.strip_prefix("tcp://"))
+        .ok_or_else(|| {
+            anyhow::anyhow!("only mqtt:// URLs are supported by the worker so far (got {url})")
+        })?;
+    let rest = rest.trim_end_matches('/');
+    Ok(match rest.rsplit_once(':') {
+        Some((host, port)) => (host.to_owned(), port.parse()?),
+        None => (rest.to_owned(), 1883),
+    })
+}
+
+/// A connected client: the publisher half, and the event loop to drive with [`Connection::run`].
+pub struct Connection {
+    pub publisher: Arc<dyn Publisher>,
+    event_loop: EventLoop,
+    filter: String,
+}
+
+enum EventLoop {
+    V4(rumqttc::AsyncClient, Box<rumqttc::EventLoop>),
+    V5(rumqttc::v5::AsyncClient, Box<rumqttc::v5::EventLoop>),
+}
+
+/// Creates the client (it connects when [`Connection::run`] polls). `filter` is normally
+/// [`protocol::topic::WORKER_SHARED_FILTER`].
+pub fn connect(settings: &Settings, url: &str, filter: &str) -> anyhow::Result<Connection> {
+    let (host, port) = parse_url(url)?;
+    let creds = settings.mqtt_username.clone().map(|u| {
+        let p = settings
+            .mqtt_password
+            .as_ref()
+            .map(|p| secrecy::ExposeSecret::expose_secret(p).to_owned())
+            .unwrap_or_default();
+        (u, p)
+    });
+    let max = settings.mqtt_max_packet_bytes;
+    let (publisher, event_loop): (Arc<dyn Publisher>, EventLoop) = if settings.mqtt_version == 5 {
+        let mut o = rumqttc::v5::MqttOptions::new(settings.worker_id.clone(), host, port);
+        o.set_keep_alive(Duration::from_secs(30))
+            .set_clean_start(false)
+            .set_session_expiry_interval(Some(settings.mqtt_session_expiry_secs))
+            .set_manual_acks(true)
+            .set_max_packet_size(u32::try_from(max).ok());
+        if let Some((u, p)) = creds {
+            o.set_credentials(u, p);
+        }
+        let (client, el) = rumqttc::v5::AsyncClient::new(o, 1_000);
+        (
+            Arc::new(client.clone()),
+            EventLoop::V5(client, Box::new(el)),
+        )
+    } else {
+        let mut o = rumqttc::MqttOptions::new(settings.worker_id.clone(), host, port);
+        o.set_keep_alive(Duration::from_secs(30))
+            .set_clean_session(false)
+            .set_manual_acks(true)
+            .set_max_packet_size(max, max);
+        if let Some((u, p)) = creds {
+            o.set_credentials(u, p);
+        }
+        let (client, el) = rumqttc::AsyncClient::new(o, 1_000);
+        (
+            Arc::new(client.clone()),
+            EventLoop::V4(client, Box::new(el)),
+        )
+    };
+    Ok(Connection {
+        publisher,
+        event_loop,
+        filter: filter.to_owned(),
+    })
+}
+
+fn lane_of(topic: &str) -> usize {
+    // The gateway segment decides the lane: `wattpay/v1/gw/{gateway}/up/...`.
+    let gateway = topic.split('/').nth(3).unwrap_or("");
+    gateway.bytes().fold(0usize, |h, b| {
+        h.wrapping_mul(31).wrapping_add(usize::from(b))
+    }) % LANES
+}
+
+impl Connection {
+    /// Polls the connection forever (reconnecting), handing uplink messages to `worker`.
+    pub async fn run(self, worker: Worker) {
+        let mut lanes = Vec::with_capacity(LANES);
+        let mut tasks = JoinSet::new();
+        for _ in 0..LANES {
+            let (tx, rx) = mpsc::unbounded_channel::<Uplink>();
+            lanes.push(tx);
+            tasks.spawn(lane(worker.clone(), rx));
+        }
+        let dispatch = |p: Uplink| {
+            let lane = lane_of(&p.topic);
+            if lanes[lane].send(p).is_err() {
+                tracing::error!("uplink lane stopped");
+            }
+        };
+        match self.event_loop {
+            EventLoop::V5(client, mut el) => loop {
+                use rumqttc::v5::mqttbytes::v5::Packet;
+                use rumqttc::v5::Event;
+                match el.poll().await {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        tracing::info!("MQTT connected (v5)");
+                        if let Err(e) = client
+                            .subscribe(
+                                self.filter.clone(),
+                                rumqttc::v5::mqttbytes::QoS::AtLeastOnce,
+                            )
+                            .await
+                        {
+                            tracing::warn!(error = %e, "subscribe");
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        let topic = String::from_utf8_lossy(&p.topic).into_owned();
+                        let payload = p.payload.to_vec();
+                        dispatch(Uplink {
+                            topic,
+                            body: payload,
+                            ack: AckHandle::V5(client.clone(), p),
+                        });
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "MQTT connection lost; reconnecting");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                }
+            },
+            EventLoop::V4(client, mut el) => loop {
+                use rumqttc::{Event, Packet};
+                match el.poll().await {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        tracing::info!("MQTT connected (3.1.1)");
+                        if let Err(e) = client
+                            .subscribe(self.filter.clone(), rumqttc::QoS::AtLeastOnce)
+                            .await
+                        {
+                            tracing::warn!(error = %e, "subscribe");
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        let topic = p.topic.clone();
+                        let payload = p.payload.to_vec();
+                        dispatch(Uplink {
+                            topic,
+                            body: payload,
+                            ack: AckHandle::V4(client.clone(), p),
+                        });
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "MQTT connection lost; reconnecting");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                }
+            },
+        }
+    }
+}
+
+async fn lane(worker: Worker, mut rx: mpsc::UnboundedReceiver<Uplink>) {
+    while let Some(p) = rx.recv().await {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            match worker.handle_uplink(&p.topic, &p.body, Utc::now()).await {
+                Ok(()) => break,
+                Err(e) if e.is_transient() => {
+                    tracing::warn!(topic = p.topic, error = %e, "uplink failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                }
+                Err(e) => {
+                    tracing::warn!(topic = p.topic, error = %e, "uplink refused");
+                    break;
+                }
+            }
+        }
+        p.ack.ack().await;
+    }
+}

@@ -1,0 +1,114 @@
+//! Consuming the transactional outbox: what the API and payments changed and the worker must
+//! act on. Each message is handled idempotently (a second delivery after a lost `complete`
+//! changes nothing) and completed; a failure is retried with a growing delay.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use domain::Event;
+use serde::Deserialize;
+use store::outbox::{kind, OutboxMessage};
+use store::{AccountId, CommandId, OrgId};
+
+use crate::control::Trigger;
+use crate::Worker;
+
+/// Messages claimed per pass.
+const CLAIM_LIMIT: u64 = 100;
+/// A claimed message is invisible to other workers this long.
+const LEASE: Duration = Duration::from_secs(60);
+
+#[derive(Deserialize)]
+struct AccountPayload {
+    account_id: AccountId,
+    #[serde(default)]
+    action: Option<String>,
+    #[serde(default)]
+    until: Option<DateTime<Utc>>,
+}
+
+#[derive(Deserialize)]
+struct CommandPayload {
+    command_id: CommandId,
+}
+
+impl Worker {
+    /// Claims and handles one round of outbox messages; answers how many were handled.
+    pub async fn process_outbox_once(&self, now: DateTime<Utc>) -> anyhow::Result<usize> {
+        let messages =
+            store::outbox::claim(self.db(), &self.settings().worker_id, CLAIM_LIMIT, LEASE).await?;
+        let n = messages.len();
+        for m in messages {
+            match self.handle_outbox(&m, now).await {
+                Ok(true) => store::outbox::complete(self.db(), m.id).await?,
+                Ok(false) => {
+                    // Not the worker's kind: leave it for its consumer, look again later.
+                    let later = Utc::now() + chrono::Duration::minutes(10);
+                    store::outbox::fail(self.db(), m.id, "no worker handler for this kind", later)
+                        .await?;
+                }
+                Err(e) => {
+                    let delay = chrono::Duration::seconds(
+                        2_i64.pow(u32::try_from(m.attempts.clamp(1, 10)).unwrap_or(1)),
+                    );
+                    tracing::warn!(id = m.id, kind = m.kind, error = %e, "outbox message failed; retrying later");
+                    store::outbox::fail(self.db(), m.id, &format!("{e:#}"), Utc::now() + delay)
+                        .await?;
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    async fn handle_outbox(&self, m: &OutboxMessage, now: DateTime<Utc>) -> anyhow::Result<bool> {
+        let org = m.organization_id;
+        match m.kind.as_str() {
+            kind::BALANCE_CHANGED => {
+                let p: AccountPayload = serde_json::from_value(m.payload.clone())?;
+                let org = require_org(org)?;
+                self.step_account(org, p.account_id, Trigger::Balance, now)
+                    .await?;
+                self.refresh_live(org, p.account_id, now).await;
+            }
+            kind::ACCOUNT_CONTROL_CHANGED => {
+                let p: AccountPayload = serde_json::from_value(m.payload.clone())?;
+                let org = require_org(org)?;
+                let trigger = match (p.action.as_deref(), p.until) {
+                    (Some("force_trip"), _) => Trigger::Operator(Event::ForceTrip),
+                    (Some("force_close"), Some(until)) => {
+                        Trigger::Operator(Event::ForceClose { until })
+                    }
+                    (Some("release"), _) => Trigger::Operator(Event::Release),
+                    (Some("protect"), _) => Trigger::Operator(Event::Protect),
+                    (Some("unprotect"), _) => Trigger::Operator(Event::Unprotect),
+                    // Thresholds or anything else: settle against the current balance.
+                    _ => Trigger::Balance,
+                };
+                self.step_account(org, p.account_id, trigger, now).await?;
+                self.refresh_live(org, p.account_id, now).await;
+            }
+            kind::COMMAND_QUEUED => {
+                let p: CommandPayload = serde_json::from_value(m.payload.clone())?;
+                let org = require_org(org)?;
+                match store::command::get(self.db(), org, p.command_id).await {
+                    Ok(c) => self.send_command(&c, now).await?,
+                    Err(store::StoreError::NotFound) => {
+                        tracing::warn!(command = %p.command_id, "queued command not found");
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            kind::GATEWAY_CONFIG_CHANGED => {
+                // Meters moved: the next message of that gateway reads them again.
+                self.forget_gateways();
+            }
+            kind::NOTIFY => self.send_notification(require_org(org)?, m, now).await?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+fn require_org(org: Option<OrgId>) -> anyhow::Result<OrgId> {
+    org.ok_or_else(|| anyhow::anyhow!("message without an organization"))
+}

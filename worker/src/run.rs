@@ -1,0 +1,124 @@
+//! The worker process: connects to the database, the live cache and the broker (starting the
+//! embedded one when no URL is configured), then drives the step functions until `shutdown`
+//! resolves: uplink lanes, the rater (woken by ingestion), the outbox poller and the tick.
+
+use std::future::Future;
+
+use anyhow::Context;
+use chrono::Utc;
+use tokio::task::JoinSet;
+
+use crate::{mqtt, notify, EmbeddedBroker, Settings, Worker};
+
+/// A running worker's handles, for the CLI, the demo and tests.
+pub struct Running {
+    pub worker: Worker,
+    /// The embedded broker, when one was started.
+    pub broker: Option<EmbeddedBroker>,
+    tasks: JoinSet<()>,
+}
+
+impl Running {
+    /// Stops every task of the worker.
+    pub async fn stop(mut self) {
+        self.tasks.shutdown().await;
+    }
+}
+
+/// Connects everything and starts the worker's tasks.
+pub async fn start(settings: Settings) -> anyhow::Result<Running> {
+    let db = store::connect(&settings.database_url())
+        .await
+        .context("connecting to the database")?;
+    let live = store::live::LiveCache::from_settings(
+        settings.redis_url.as_deref(),
+        &settings.redis_prefix,
+    )
+    .await
+    .context("connecting to the live cache")?;
+    start_with(settings, db, live)
+}
+
+/// [`start`] with a database and a live cache the caller already has (the demo shares the
+/// in-process cache with the API).
+pub fn start_with(
+    settings: Settings,
+    db: sea_orm::DatabaseConnection,
+    live: store::live::LiveCache,
+) -> anyhow::Result<Running> {
+    let mut settings = settings;
+    let broker = if settings.mqtt_url.is_none() {
+        let broker = EmbeddedBroker::start(settings.embedded_broker_port)?;
+        // The embedded broker's shared subscriptions are on its MQTT 3.1.1 listener.
+        settings.mqtt_version = 4;
+        Some(broker)
+    } else {
+        None
+    };
+    let url = settings
+        .mqtt_url
+        .clone()
+        .or_else(|| broker.as_ref().map(EmbeddedBroker::url))
+        .context("no MQTT URL")?;
+    let notifier = notify::from_settings(&settings)?;
+    let conn = mqtt::connect(&settings, &url, &settings.uplink_filter())?;
+    let worker = Worker::new(db, settings, live, conn.publisher.clone(), notifier);
+    let mut tasks = JoinSet::new();
+    tasks.spawn(conn.run(worker.clone()));
+    tasks.spawn(rater(worker.clone()));
+    tasks.spawn(outbox_poller(worker.clone()));
+    tasks.spawn(ticker(worker.clone()));
+    tracing::info!(
+        worker_id = worker.settings().worker_id,
+        mqtt = url,
+        "worker started"
+    );
+    Ok(Running {
+        worker,
+        broker,
+        tasks,
+    })
+}
+
+/// Runs the worker until `shutdown` resolves.
+pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let running = start(settings).await?;
+    shutdown.await;
+    tracing::info!("worker stopping");
+    running.stop().await;
+    Ok(())
+}
+
+async fn rater(worker: Worker) {
+    loop {
+        // Wake on new readings, and at least every second for recovered or re-queued meters.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), worker.readings_arrived())
+            .await;
+        if let Err(e) = worker.rate_pending(Utc::now()).await {
+            tracing::warn!(error = %format!("{e:#}"), "rating pass failed");
+        }
+    }
+}
+
+async fn outbox_poller(worker: Worker) {
+    let every = worker.settings().outbox_poll;
+    loop {
+        match worker.process_outbox_once(Utc::now()).await {
+            // A full batch: there may be more at once.
+            Ok(n) if n > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "outbox pass failed"),
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+async fn ticker(worker: Worker) {
+    let every = worker.settings().tick_interval;
+    loop {
+        if let Err(e) = worker.tick(Utc::now()).await {
+            tracing::warn!(error = %format!("{e:#}"), "tick failed");
+        }
+        tokio::time::sleep(every).await;
+    }
+}

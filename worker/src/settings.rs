@@ -1,0 +1,241 @@
+//! The worker's settings: a TOML file, then `WATTPAY_*` environment variables, then defaults
+//! that run everything embedded (SQLite in `data_dir`, the in-process live cache, the embedded
+//! MQTT broker, messages written to `data_dir/outbox`). Tests build the struct directly.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Where messages to people go.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySettings {
+    /// SMTP server (`smtp://host:port`, plain; `smtps://` is not wired yet). Unset: mail is
+    /// written to the outbox folder.
+    pub smtp_url: Option<String>,
+    pub smtp_from: Option<String>,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<SecretString>,
+    /// A generic HTTP SMS webhook (JSON `{"to","text"}` POSTed). Unset: SMS go to the outbox
+    /// folder.
+    pub sms_webhook_url: Option<String>,
+    /// Language of messages: `zh` (default; bilingual zh + en) or `en`.
+    #[serde(default)]
+    pub language: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// `postgres://...` or `sqlite://...`; unset: SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    pub data_dir: PathBuf,
+    /// Redis for the live cache; unset: the in-process cache.
+    pub redis_url: Option<String>,
+    /// Prefix of Redis keys and channels (tests use a unique one).
+    pub redis_prefix: String,
+    /// `mqtt://host:port`; unset: start the embedded broker on `embedded_broker_port`.
+    pub mqtt_url: Option<String>,
+    /// Port of the embedded broker (0: any free port).
+    pub embedded_broker_port: u16,
+    /// Stable per worker: the broker keeps its persistent session (and its share of the shared
+    /// subscription) under this id.
+    pub worker_id: String,
+    /// The shared-subscription group all workers of a deployment join (tests use their own).
+    pub mqtt_share_group: String,
+    /// MQTT 5 session expiry in seconds: how long the broker queues for a stopped worker.
+    pub mqtt_session_expiry_secs: u32,
+    /// MQTT protocol: 5 (default) or 4 (3.1.1, session kept until the client returns).
+    pub mqtt_version: u8,
+    pub mqtt_username: Option<String>,
+    pub mqtt_password: Option<SecretString>,
+    /// Largest payload accepted (bigger ones are refused by the client, the worker stays up).
+    pub mqtt_max_packet_bytes: usize,
+    /// Without an ack in this time a command is sent again (same seq).
+    #[serde(with = "secs")]
+    pub command_timeout: Duration,
+    /// Sends of one command before it fails and a work order is opened.
+    pub command_attempts: i32,
+    /// How long an automatic command stays valid.
+    #[serde(with = "secs")]
+    pub command_expiry: Duration,
+    /// How often the outbox is polled (a top-up reaches the relay within about this).
+    #[serde(with = "millis")]
+    pub outbox_poll: Duration,
+    /// How often the schedules run (`tick`).
+    #[serde(with = "secs")]
+    pub tick_interval: Duration,
+    /// A meter without a good reading for this long gets a work order.
+    #[serde(with = "secs")]
+    pub meter_offline_after: Duration,
+    /// Restore SLA used when nothing more specific is configured.
+    #[serde(with = "secs")]
+    pub restore_sla: Duration,
+    /// Trip windows: `always` or `working_hours` (not at night, weekends or holidays).
+    pub trip_windows: String,
+    pub notify: NotifySettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            database_url: None,
+            data_dir: PathBuf::from("./wattpay-data"),
+            redis_url: None,
+            redis_prefix: "wattpay:".into(),
+            mqtt_url: None,
+            embedded_broker_port: 1883,
+            worker_id: "wattpay-worker-1".into(),
+            mqtt_share_group: "wattpay-workers".into(),
+            mqtt_session_expiry_secs: 60,
+            mqtt_version: 5,
+            mqtt_username: None,
+            mqtt_password: None,
+            mqtt_max_packet_bytes: 4 * 1024 * 1024,
+            command_timeout: Duration::from_secs(10),
+            command_attempts: 3,
+            command_expiry: Duration::from_secs(3600),
+            outbox_poll: Duration::from_millis(200),
+            tick_interval: Duration::from_secs(5),
+            meter_offline_after: Duration::from_secs(30 * 60),
+            restore_sla: Duration::from_secs(5 * 60),
+            trip_windows: "working_hours".into(),
+            notify: NotifySettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("reading {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    #[error("parsing {0}: {1}")]
+    Parse(PathBuf, toml::de::Error),
+    #[error("environment variable {0}: {1}")]
+    Env(&'static str, String),
+}
+
+impl Settings {
+    /// The file (when given), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings, SettingsError> {
+        let mut settings = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| SettingsError::Read(path.to_owned(), e))?;
+                toml::from_str(&text).map_err(|e| SettingsError::Parse(path.to_owned(), e))?
+            }
+            None => Settings::default(),
+        };
+        settings.apply_env(|name| std::env::var(name).ok())?;
+        Ok(settings)
+    }
+
+    /// Overrides from `WATTPAY_*` variables (`get` answers a variable's value).
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), SettingsError> {
+        let text = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        if let Some(v) = text("WATTPAY_DATABASE_URL") {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = text("WATTPAY_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = text("WATTPAY_REDIS_URL") {
+            self.redis_url = Some(v);
+        }
+        if let Some(v) = text("WATTPAY_MQTT_URL") {
+            self.mqtt_url = Some(v);
+        }
+        if let Some(v) = text("WATTPAY_WORKER_ID") {
+            self.worker_id = v;
+        }
+        if let Some(v) = text("WATTPAY_SMTP_URL") {
+            self.notify.smtp_url = Some(v);
+        }
+        if let Some(v) = text("WATTPAY_SMS_WEBHOOK_URL") {
+            self.notify.sms_webhook_url = Some(v);
+        }
+        if let Some(v) = text("WATTPAY_COMMAND_TIMEOUT_SECS") {
+            let secs = v
+                .parse()
+                .map_err(|e| SettingsError::Env("WATTPAY_COMMAND_TIMEOUT_SECS", format!("{e}")))?;
+            self.command_timeout = Duration::from_secs(secs);
+        }
+        if let Some(v) = text("WATTPAY_COMMAND_ATTEMPTS") {
+            self.command_attempts = v
+                .parse()
+                .map_err(|e| SettingsError::Env("WATTPAY_COMMAND_ATTEMPTS", format!("{e}")))?;
+        }
+        Ok(())
+    }
+
+    /// The database URL: the configured one, else SQLite in `data_dir`.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| store::sqlite_url(&self.data_dir))
+    }
+
+    /// The uplink subscription: `$share/{group}/wattpay/v1/gw/+/up/#`.
+    pub fn uplink_filter(&self) -> String {
+        format!(
+            "$share/{}/{}",
+            self.mqtt_share_group,
+            protocol::topic::UPLINK_FILTER
+        )
+    }
+
+    /// Where the file notifier writes messages.
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.data_dir.join("outbox")
+    }
+}
+
+mod secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_secs(u64::deserialize(d)?))
+    }
+}
+
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_millis(u64::deserialize(d)?))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_environment() {
+        let mut s: Settings = toml::from_str(
+            r#"
+            worker_id = "w-7"
+            mqtt_url = "mqtt://broker:1883"
+            command_timeout = 4
+            [notify]
+            smtp_url = "smtp://mail:25"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(s.worker_id, "w-7");
+        assert_eq!(s.command_timeout, Duration::from_secs(4));
+        assert_eq!(s.command_attempts, 3);
+        s.apply_env(|name| (name == "WATTPAY_MQTT_URL").then(|| "mqtt://other:1883".to_owned()))
+            .unwrap();
+        assert_eq!(s.mqtt_url.as_deref(), Some("mqtt://other:1883"));
+        assert_eq!(s.notify.smtp_url.as_deref(), Some("smtp://mail:25"));
+        assert!(toml::from_str::<Settings>("no_such_key = 1").is_err());
+    }
+}
