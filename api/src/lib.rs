@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod patch;
 pub mod pay;
 pub mod routes;
+pub mod service;
 pub mod startup;
 pub mod web;
 

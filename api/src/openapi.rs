@@ -39,6 +39,8 @@ use crate::routes;
         routes::pay::notify,
         routes::pay_merchant::create,
         routes::pay_merchant::list,
+        routes::counter::pay, routes::counter::adjust, routes::counter::receipt,
+        routes::counter::print, routes::counter::reverse, routes::counter::day_end,
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&BearerAuth),
@@ -50,6 +52,7 @@ use crate::routes;
         (name = "tariffs", description = "Tariffs and their versions"),
         (name = "devices", description = "Gateways and meters"),
         (name = "payments", description = "Top-ups, provider notifications and merchant accounts"),
+        (name = "counter", description = "Counter desk: payments, reversals, adjustments, day-end report"),
     )
 )]
 pub struct ApiDoc;

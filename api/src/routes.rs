@@ -4,6 +4,7 @@
 pub mod account;
 pub mod auth;
 pub mod building;
+pub mod counter;
 pub mod gateway;
 pub mod health;
 pub mod ledger;
@@ -78,5 +79,11 @@ fn property(cfg: &mut web::ServiceConfig) {
         .service(meter::create)
         .service(meter::get)
         .service(meter::update)
-        .service(meter::remove);
+        .service(meter::remove)
+        .service(counter::pay)
+        .service(counter::adjust)
+        .service(counter::receipt)
+        .service(counter::print)
+        .service(counter::reverse)
+        .service(counter::day_end);
 }

@@ -5,6 +5,7 @@
 mod support;
 
 mod auth;
+mod counter;
 mod health;
 mod isolation;
 mod openapi;

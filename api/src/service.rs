@@ -1,0 +1,4 @@
+//! Services: the operations that own a transaction, called by the REST handlers and by the web
+//! pages alike, so both paths keep the same rules.
+
+pub mod counter;
