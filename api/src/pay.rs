@@ -99,6 +99,10 @@ pub fn api_error(e: PaymentError) -> ApiError {
                 code,
                 what: "merchant",
             },
+            "order_not_found" | "refund_not_found" => ApiError::NotFound {
+                code,
+                what: "payment",
+            },
             _ => ApiError::BadRequest { code, detail },
         },
         PaymentError::Store(e) => e.into(),

@@ -11,6 +11,7 @@ pub mod ledger;
 pub mod meter;
 pub mod pay;
 pub mod pay_merchant;
+pub mod pay_refund;
 pub mod sandbox;
 pub mod site;
 pub mod tariff;

@@ -37,6 +37,7 @@ pub mod payment;
 pub mod rating_state;
 pub mod reading;
 pub mod refresh_token;
+pub mod refund;
 pub mod site;
 pub mod tariff;
 pub mod tenant;

@@ -20,6 +20,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(notify)
         .service(super::pay_merchant::create)
         .service(super::pay_merchant::list)
+        .service(super::pay_refund::create)
+        .service(super::pay_refund::approve)
         .service(super::sandbox::page)
         .service(super::sandbox::pay);
 }

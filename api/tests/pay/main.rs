@@ -4,4 +4,5 @@
 
 mod support;
 
+mod refunds;
 mod sandbox;

@@ -8,4 +8,5 @@ mod support;
 mod crediting;
 mod fake;
 mod providers;
+mod refunds;
 mod vectors;

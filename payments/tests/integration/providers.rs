@@ -20,13 +20,13 @@ use store::testing::TestDb;
 use crate::fake::{self, Fake, PLATFORM_SERIAL};
 use crate::support::{account_no, assert_ledger_balances, balance_fen, clients, World};
 
-struct Providers {
-    w: World,
-    alipay: Merchant,
-    fake: Fake,
+pub struct Providers {
+    pub w: World,
+    pub alipay: Merchant,
+    pub fake: Fake,
 }
 
-async fn providers(db: TestDb) -> Providers {
+pub async fn providers(db: TestDb) -> Providers {
     let fake = fake::start().await;
     let keys = fake::keys().await;
     let seeded = store::testing::seed_two_orgs(&db).await.unwrap();
@@ -97,7 +97,7 @@ async fn providers(db: TestDb) -> Providers {
     }
 }
 
-async fn order(
+pub async fn order(
     p: &Providers,
     provider: &str,
     channel: Option<&str>,
