@@ -40,6 +40,7 @@ impl Buses {
         let (stop, stop_rx) = watch::channel(false);
         let mut routes = HashMap::new();
         let mut tasks = Vec::new();
+        let dtu = shared.dtu.configure(configs);
         for config in configs {
             let (tx, rx) = mpsc::channel(BUS_COMMAND_QUEUE);
             let meters: Vec<BusMeter> = config.meter.iter().filter_map(BusMeter::of).collect();
@@ -49,7 +50,7 @@ impl Buses {
             let task = BusTask {
                 config: config.clone(),
                 meters,
-                link: ModbusLink::for_bus(config),
+                link: ModbusLink::for_bus(config, &dtu),
                 commands: rx,
                 shared: Arc::clone(shared),
                 stop: stop_rx.clone(),
@@ -104,6 +105,7 @@ impl AgentState {
     /// Applies a `down/config` payload; `Ok(false)` when it is not newer (nothing to do).
     pub async fn apply_config(&mut self, payload: &[u8]) -> Result<bool, String> {
         let config = protocol::decode_gateway_config(payload).map_err(|e| e.to_string())?;
+        crate::dtu_server::check_patterns(&config.bus)?;
         if config.gateway != self.config.gateway_id {
             return Err(format!(
                 "config is for gateway {}, not {}",

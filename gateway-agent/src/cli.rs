@@ -1,5 +1,10 @@
-//! The `wattpay-agent` command line: run the agent, check a config, probe a meter, run the
-//! simulator. `main.rs` only calls [`main`].
+//! The `wattpay-agent` command line: run the agent, check a config, and the technician's tools
+//! (probe a meter, [`scan`] a bus, [`relay_test`] a meter), and run the simulator. `main.rs`
+//! only calls [`main`].
+
+pub mod configured_meter;
+pub mod relay_test;
+pub mod scan;
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -7,12 +12,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use protocol::gateway_config::Parity;
 use protocol::{AgentConfig, ConfigDuration, MeterModel};
 use rust_decimal::Decimal;
 
 use crate::meter_read::{plan, read_meter};
 use crate::modbus_link::{Endpoint, LinkSettings, ModbusLink};
 use crate::simulator::{Simulator, SimulatorConfig};
+use configured_meter::configured_meter;
+use scan::{LineSetting, ScanOptions, ScanTarget};
 
 #[derive(Debug, Parser)]
 #[command(name = "wattpay-agent", version, about = "Wattpay gateway agent")]
@@ -48,6 +56,41 @@ pub enum Cmd {
         #[arg(long, default_value = "2s")]
         timeout: ConfigDuration,
     },
+    /// Find the slave ids and line settings that answer on a serial port or TCP address.
+    Scan {
+        /// A serial device (tries every --baud and --parity) ...
+        #[arg(long)]
+        serial: Option<String>,
+        /// ... or a Modbus TCP address (`host:port`) ...
+        #[arg(long)]
+        tcp: Option<String>,
+        /// ... or an RTU-over-TCP address (a serial server).
+        #[arg(long)]
+        rtu_over_tcp: Option<String>,
+        #[arg(long, value_delimiter = ',', default_value = "9600,2400")]
+        baud: Vec<u32>,
+        /// Parities to try (8 data bits, 1 stop bit): N, E, O.
+        #[arg(long, value_delimiter = ',', default_value = "N,E", value_parser = parse_parity)]
+        parity: Vec<Parity>,
+        /// Slave ids to try, `first-last`.
+        #[arg(long, default_value = "1-247", value_parser = parse_slaves)]
+        slaves: std::ops::RangeInclusive<u8>,
+        /// Wait this long for each answer.
+        #[arg(long, default_value = "300ms")]
+        timeout: ConfigDuration,
+    },
+    /// Trip and close one meter's relay with read-back, after a confirmation.
+    RelayTest {
+        /// A meter id of the configuration.
+        #[arg(long)]
+        meter: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+        /// How long to leave the relay switched before switching it back.
+        #[arg(long, default_value = "2s")]
+        hold: ConfigDuration,
+    },
     /// Serve simulated meters over Modbus TCP.
     Simulate {
         #[arg(long, default_value = "127.0.0.1:5020")]
@@ -74,11 +117,36 @@ pub enum Cmd {
     },
 }
 
+fn parse_parity(s: &str) -> Result<Parity, String> {
+    match s.trim() {
+        "N" | "n" => Ok(Parity::N),
+        "E" | "e" => Ok(Parity::E),
+        "O" | "o" => Ok(Parity::O),
+        other => Err(format!("parity {other:?} is not N, E or O")),
+    }
+}
+
+fn parse_slaves(s: &str) -> Result<std::ops::RangeInclusive<u8>, String> {
+    let (a, b) = s.split_once('-').unwrap_or((s, s));
+    let parse = |x: &str| {
+        x.trim()
+            .parse::<u8>()
+            .ok()
+            .filter(|v| (1..=247).contains(v))
+            .ok_or_else(|| format!("slave id {x:?} is not in 1..=247"))
+    };
+    Ok(parse(a)?..=parse(b)?)
+}
+
 /// Reads and validates the agent's configuration file.
 pub fn load_config(path: &Path) -> anyhow::Result<AgentConfig> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    AgentConfig::from_toml_str(&text).with_context(|| format!("in {}", path.display()))
+    let config =
+        AgentConfig::from_toml_str(&text).with_context(|| format!("in {}", path.display()))?;
+    crate::dtu_server::check_patterns(&config.bus)
+        .map_err(|e| anyhow::anyhow!("in {}: {e}", path.display()))?;
+    Ok(config)
 }
 
 fn config_path(cli: &Cli) -> anyhow::Result<&Path> {
@@ -171,15 +239,12 @@ pub async fn main() -> anyhow::Result<()> {
                 request_gap: std::time::Duration::ZERO,
                 slave_switch_gap: std::time::Duration::ZERO,
             };
+            let mut hub = None;
             let (mut link, slave, map) = if let Some(id) = meter {
                 let config = load_config(config_path(&cli)?)?;
-                let (bus, m) = config
-                    .bus
-                    .iter()
-                    .find_map(|b| b.meter.iter().find(|m| m.id.as_str() == id).map(|m| (b, m)))
-                    .with_context(|| format!("meter {id} is not in the configuration"))?;
-                let map = m.register_map().context("meter has no register map")?;
-                (ModbusLink::for_bus(bus), m.slave, map)
+                let m = configured_meter(&config, id).await?;
+                hub = Some(m.hub);
+                (m.link, m.slave, m.map)
             } else {
                 let endpoint = match (tcp, rtu_over_tcp) {
                     (Some(a), None) => Endpoint::Tcp(a.clone()),
@@ -195,7 +260,9 @@ pub async fn main() -> anyhow::Result<()> {
                     model.register_map(),
                 )
             };
-            match read_meter(&mut link, slave, &map).await {
+            let result = read_meter(&mut link, slave, &map).await;
+            drop(hub);
+            match result {
                 Ok((values, raw)) => {
                     for r in raw {
                         println!(
@@ -208,6 +275,54 @@ pub async fn main() -> anyhow::Result<()> {
                 }
                 Err(e) => anyhow::bail!("{e}\n{}", advice(&e)),
             }
+        }
+        Cmd::Scan {
+            serial,
+            tcp,
+            rtu_over_tcp,
+            baud,
+            parity,
+            slaves,
+            timeout,
+        } => {
+            let target = match (serial, tcp, rtu_over_tcp) {
+                (Some(d), None, None) => ScanTarget::Serial(d.clone()),
+                (None, Some(a), None) => ScanTarget::Tcp(a.clone()),
+                (None, None, Some(a)) => ScanTarget::RtuOverTcp(a.clone()),
+                _ => anyhow::bail!("give exactly one of --serial, --tcp, --rtu-over-tcp"),
+            };
+            let options = ScanOptions {
+                slaves: slaves.clone(),
+                settings: baud
+                    .iter()
+                    .flat_map(|&baud| {
+                        parity
+                            .iter()
+                            .map(move |&parity| LineSetting { baud, parity })
+                    })
+                    .collect(),
+                timeout: timeout.as_std(),
+            };
+            println!(
+                "scanning {target}, slave ids {}-{} ...",
+                slaves.start(),
+                slaves.end()
+            );
+            let found = scan::scan(&target, &options, |line| println!("{line}"))
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}: check the device or address"))?;
+            print!("{}", scan::summary(&target, &options, &found));
+            anyhow::ensure!(
+                found
+                    .iter()
+                    .any(|f| !matches!(f.answer, scan::Answer::Garbled(_))),
+                "no meter answered cleanly"
+            );
+            Ok(())
+        }
+        Cmd::RelayTest { meter, yes, hold } => {
+            let config = load_config(config_path(&cli)?)?;
+            relay_test::command(&config, meter, *yes, *hold).await
         }
         Cmd::Simulate {
             listen,
@@ -243,7 +358,7 @@ pub fn advice(e: &crate::meter_read::ReadError) -> &'static str {
     use crate::modbus_link::LinkError;
     match e {
         ReadError::Link(LinkError::Timeout(_)) => {
-            "no answer at all: check the slave id, the baud rate and parity, and that A/B are not swapped"
+            "no answer at all: check the slave id, the baud rate and parity, and that A/B are not swapped (`wattpay-agent scan` finds ids and settings)"
         }
         ReadError::Link(LinkError::Exception(1 | 2)) => {
             "the meter answers but refuses these registers: the model or register map is wrong for this meter"

@@ -7,7 +7,9 @@
 //! to the next request); an exception reply is an answer and is not retried; the configured
 //! pause is kept between requests, and the longer `slave_switch_gap` when the slave id changes.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::gateway_config::Parity;
@@ -17,6 +19,11 @@ use tokio::time::{sleep_until, timeout, Instant};
 use tokio_modbus::client::{rtu, tcp, Client, Context};
 use tokio_modbus::prelude::SlaveContext;
 use tokio_modbus::{Request, Response, Slave};
+
+use crate::dtu_server::DtuSlot;
+
+/// The DTU slot of each `dtu-server` bus by name, from [`crate::dtu_server::DtuHub::configure`].
+pub type DtuSlots = HashMap<String, Result<Arc<DtuSlot>, String>>;
 
 /// Why a request got no usable answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,12 +84,16 @@ pub enum Endpoint {
         baud: u32,
         parity: Parity,
     },
-    /// Not available in this build; every request fails with a clear reason.
+    /// RTU frames through the connection a DTU opened to us (`dtu-server`).
+    Dtu(Arc<DtuSlot>),
+    /// Cannot work (e.g. a DTU pattern that does not compile); every request fails with the
+    /// reason.
     Unsupported(String),
 }
 
 impl Endpoint {
-    pub fn of(bus: &BusConfig) -> Self {
+    /// The endpoint of `bus`; a `dtu-server` bus takes its slot from `dtu`.
+    pub fn of(bus: &BusConfig, dtu: &DtuSlots) -> Self {
         let address = bus.address.clone().unwrap_or_default();
         match bus.transport {
             Transport::Tcp => Self::Tcp(address),
@@ -92,9 +103,11 @@ impl Endpoint {
                 baud: bus.baud(),
                 parity: bus.parity(),
             },
-            Transport::DtuServer => {
-                Self::Unsupported("the dtu-server transport is not implemented yet".into())
-            }
+            Transport::DtuServer => match dtu.get(&bus.name) {
+                Some(Ok(slot)) => Self::Dtu(Arc::clone(slot)),
+                Some(Err(why)) => Self::Unsupported(why.clone()),
+                None => Self::Unsupported(format!("bus {}: no DTU listener", bus.name)),
+            },
         }
     }
 }
@@ -127,8 +140,12 @@ impl ModbusLink {
         }
     }
 
-    pub fn for_bus(bus: &BusConfig) -> Self {
-        Self::new(Endpoint::of(bus), LinkSettings::of(bus))
+    pub fn for_bus(bus: &BusConfig, dtu: &DtuSlots) -> Self {
+        Self::new(Endpoint::of(bus, dtu), LinkSettings::of(bus))
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
     }
 
     pub fn settings(&self) -> &LinkSettings {
@@ -271,6 +288,7 @@ async fn connect(endpoint: &Endpoint) -> Result<Context, LinkError> {
                 .map_err(|e| LinkError::Connect(format!("{device}: {e}")))?;
             Ok(rtu::attach(port))
         }
+        Endpoint::Dtu(slot) => Ok(rtu::attach(slot.attach()?)),
         Endpoint::Unsupported(why) => Err(LinkError::Connect(why.clone())),
     }
 }

@@ -14,6 +14,7 @@ use protocol::{BusStatus, Command, CommandAck, GatewayId, GatewayStatus, Reading
 use tokio::sync::{mpsc, Notify};
 
 use crate::command_log::{CommandLog, CommandLogError, Decision};
+use crate::dtu_server::DtuHub;
 use crate::queue::ReadingQueue;
 
 /// Before this year the box's clock is certainly wrong (boxes without an RTC boot in 1970).
@@ -42,6 +43,8 @@ pub struct Shared {
     pub config_version: Mutex<Option<u64>>,
     pub config_error: Mutex<Option<String>>,
     clock_behind: AtomicBool,
+    /// Listeners of the `dtu-server` buses, kept across config changes.
+    pub dtu: DtuHub,
 }
 
 impl Shared {
@@ -63,6 +66,7 @@ impl Shared {
             config_version: Mutex::new(None),
             config_error: Mutex::new(None),
             clock_behind: AtomicBool::new(false),
+            dtu: DtuHub::default(),
         };
         (shared, rx)
     }

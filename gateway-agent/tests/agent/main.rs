@@ -3,5 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::format_push_string)]
 
 mod broker;
+mod dtu;
+mod fake_dtu;
 mod polling;
 mod support;
