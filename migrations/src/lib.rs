@@ -19,6 +19,7 @@ mod m20261122_000002_property;
 mod m20261122_000003_metering;
 mod m20261122_000004_operations;
 mod m20261123_000101_worker;
+mod m20261123_000102_gateway_buses;
 mod m20261123_000201_api;
 mod m20261123_000301_payments;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000201_api::Migration),
             Box::new(m20261123_000101_worker::Migration),
             Box::new(m20261123_000301_payments::Migration),
+            Box::new(m20261123_000102_gateway_buses::Migration),
         ]
     }
 }

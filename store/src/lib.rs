@@ -21,6 +21,7 @@ pub mod daily;
 pub mod entity;
 pub mod error;
 pub mod gateway;
+pub mod gateway_config;
 pub mod ids;
 pub mod job_lease;
 pub mod ledger;

@@ -77,7 +77,10 @@ struct Inner {
 enum Backend {
     Memory(RwLock<HashMap<AccountId, LiveSnapshot>>),
     Redis {
-        conn: redis::aio::ConnectionManager,
+        client: redis::Client,
+        /// Dropped on any error and reconnected on the next use, so a Redis that comes back
+        /// is used again at once.
+        conn: tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>,
         prefix: String,
         /// Stops the pub/sub forwarder when the last clone goes away.
         forwarder: tokio::task::JoinHandle<()>,
@@ -121,19 +124,17 @@ impl LiveCache {
     /// unique one). Connects once to check the URL; later outages are survived.
     pub async fn redis(url: &str, prefix: &str) -> Result<Self, LiveError> {
         let client = redis::Client::open(url)?;
-        let conn = tokio::time::timeout(
-            REDIS_TIMEOUT,
-            redis::aio::ConnectionManager::new(client.clone()),
-        )
-        .await
-        .map_err(|_| LiveError::Timeout)??;
+        let conn = tokio::time::timeout(REDIS_TIMEOUT, client.get_multiplexed_async_connection())
+            .await
+            .map_err(|_| LiveError::Timeout)??;
         let (announce, _) = broadcast::channel(ANNOUNCE_CAPACITY);
         let channel = format!("{prefix}live");
-        let forwarder = tokio::spawn(forward(client, channel, announce.clone()));
+        let forwarder = tokio::spawn(forward(client.clone(), channel, announce.clone()));
         Ok(LiveCache {
             inner: Arc::new(Inner {
                 backend: Backend::Redis {
-                    conn,
+                    client,
+                    conn: tokio::sync::Mutex::new(Some(conn)),
                     prefix: prefix.to_owned(),
                     forwarder,
                 },
@@ -163,15 +164,15 @@ impl LiveCache {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .get(&account)
                 .cloned()),
-            Backend::Redis { conn, prefix, .. } => {
-                let mut conn = conn.clone();
+            Backend::Redis { prefix, .. } => {
+                let mut conn = self.redis_conn().await?;
                 let key = format!("{prefix}live:{account}");
                 let mut cmd = redis::cmd("GET");
                 cmd.arg(&key);
                 let fut = cmd.query_async::<Option<String>>(&mut conn);
-                let raw = tokio::time::timeout(REDIS_TIMEOUT, fut)
-                    .await
-                    .map_err(|_| LiveError::Timeout)??;
+                let raw = self
+                    .settle(tokio::time::timeout(REDIS_TIMEOUT, fut).await)
+                    .await?;
                 Ok(raw.map(|s| serde_json::from_str(&s)).transpose()?)
             }
         }
@@ -197,8 +198,8 @@ impl LiveCache {
                 let _ = self.inner.announce.send(snapshot.clone());
                 Ok(())
             }
-            Backend::Redis { conn, prefix, .. } => {
-                let mut conn = conn.clone();
+            Backend::Redis { prefix, .. } => {
+                let mut conn = self.redis_conn().await?;
                 let json = serde_json::to_string(snapshot)?;
                 let key = format!("{prefix}live:{}", snapshot.account_id);
                 let mut pipe = redis::pipe();
@@ -213,10 +214,8 @@ impl LiveCache {
                     .arg(&json)
                     .ignore();
                 let fut = pipe.query_async::<()>(&mut conn);
-                tokio::time::timeout(REDIS_TIMEOUT, fut)
+                self.settle(tokio::time::timeout(REDIS_TIMEOUT, fut).await)
                     .await
-                    .map_err(|_| LiveError::Timeout)??;
-                Ok(())
             }
         }
     }
@@ -245,16 +244,47 @@ impl LiveCache {
     pub async fn ping(&self) -> Result<(), LiveError> {
         match &self.inner.backend {
             Backend::Memory(_) => Ok(()),
-            Backend::Redis { conn, .. } => {
-                let mut conn = conn.clone();
+            Backend::Redis { .. } => {
+                let mut conn = self.redis_conn().await?;
                 let cmd = redis::cmd("PING");
                 let fut = cmd.query_async::<String>(&mut conn);
-                tokio::time::timeout(REDIS_TIMEOUT, fut)
+                self.settle(tokio::time::timeout(REDIS_TIMEOUT, fut).await)
                     .await
-                    .map_err(|_| LiveError::Timeout)??;
-                Ok(())
+                    .map(|_| ())
             }
         }
+    }
+
+    /// The Redis connection, connecting when there is none.
+    async fn redis_conn(&self) -> Result<redis::aio::MultiplexedConnection, LiveError> {
+        let Backend::Redis { client, conn, .. } = &self.inner.backend else {
+            return Err(LiveError::Timeout);
+        };
+        let mut guard = conn.lock().await;
+        if let Some(c) = guard.as_ref() {
+            return Ok(c.clone());
+        }
+        let fresh = tokio::time::timeout(REDIS_TIMEOUT, client.get_multiplexed_async_connection())
+            .await
+            .map_err(|_| LiveError::Timeout)??;
+        *guard = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    /// The outcome of a Redis command; any failure drops the connection for a fresh one.
+    async fn settle<T>(
+        &self,
+        res: Result<redis::RedisResult<T>, tokio::time::error::Elapsed>,
+    ) -> Result<T, LiveError> {
+        let out = match res {
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(e)) => LiveError::Redis(e),
+            Err(_) => LiveError::Timeout,
+        };
+        if let Backend::Redis { conn, .. } = &self.inner.backend {
+            *conn.lock().await = None;
+        }
+        Err(out)
     }
 }
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use protocol::GatewayStatus;
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
-use store::entity::{command, gateway};
+use store::entity::{command, gateway, meter};
 use store::work_order::NewWorkOrder;
 use store::{CommandState, StoreError};
 
@@ -77,5 +77,77 @@ impl Worker {
             .await?;
         }
         Ok(())
+    }
+}
+
+impl Worker {
+    /// Publishes the gateway's `GatewayConfig` (retained, next version) built from its meters
+    /// and stored bus settings. A gateway without bus settings is left alone: a config without
+    /// transports would only make the agent report an error. Answers the published version.
+    pub async fn publish_gateway_config(
+        &self,
+        org: store::OrgId,
+        gateway_id: store::GatewayId,
+    ) -> anyhow::Result<Option<u64>> {
+        let db = self.db();
+        let gw = store::gateway::get(db, org, gateway_id).await?;
+        let state = store::gateway_config::get(db, org, gateway_id).await?;
+        let Some(buses) = state
+            .bus_settings
+            .as_deref()
+            .map(serde_json::from_str::<serde_json::Map<String, serde_json::Value>>)
+            .transpose()?
+        else {
+            tracing::warn!(
+                gateway = gw.gateway_id,
+                "no bus settings: config not published"
+            );
+            return Ok(None);
+        };
+        let meters = meter::Entity::find()
+            .filter(meter::Column::OrganizationId.eq(org))
+            .filter(meter::Column::GatewayId.eq(gateway_id))
+            .all(db)
+            .await?;
+        let mut bus_list = Vec::new();
+        for (name, settings) in &buses {
+            let mut bus = settings.as_object().cloned().unwrap_or_default();
+            bus.insert("name".into(), name.clone().into());
+            let mut on_bus: Vec<_> = meters.iter().filter(|m| &m.bus == name).collect();
+            on_bus.sort_by_key(|m| m.slave);
+            let list: Vec<serde_json::Value> = on_bus
+                .iter()
+                .map(|m| {
+                    let mut meter = serde_json::json!({"id": m.wire_id, "slave": m.slave});
+                    if let Some(model) = &m.model {
+                        meter["model"] = model.clone().into();
+                    }
+                    if let Some(map) = m
+                        .register_map
+                        .as_deref()
+                        .and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok())
+                    {
+                        meter["registers"] = map;
+                    }
+                    meter
+                })
+                .collect();
+            bus.insert("meter".into(), list.into());
+            bus_list.push(serde_json::Value::Object(bus));
+        }
+        let version = store::gateway_config::next_version(db, org, gateway_id).await?;
+        let config: protocol::GatewayConfig = serde_json::from_value(serde_json::json!({
+            "v": 1,
+            "gateway": gw.gateway_id,
+            "version": version,
+            "bus": bus_list,
+        }))?;
+        config.validate()?;
+        let topic = protocol::topic::config(&config.gateway);
+        self.publisher()
+            .publish(&topic, protocol::encode(&config)?, true)
+            .await?;
+        tracing::info!(gateway = gw.gateway_id, version, "gateway config published");
+        Ok(Some(config.version))
     }
 }

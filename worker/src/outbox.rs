@@ -27,6 +27,12 @@ struct AccountPayload {
     until: Option<DateTime<Utc>>,
 }
 
+/// `gateway_id` is the row id, or the wire id `gw-...`.
+#[derive(Deserialize)]
+struct GatewayPayload {
+    gateway_id: String,
+}
+
 #[derive(Deserialize)]
 struct CommandPayload {
     command_id: CommandId,
@@ -101,6 +107,23 @@ impl Worker {
             kind::GATEWAY_CONFIG_CHANGED => {
                 // Meters moved: the next message of that gateway reads them again.
                 self.forget_gateways();
+                let p: GatewayPayload = serde_json::from_value(m.payload.clone())?;
+                let org = require_org(org)?;
+                let id = match p.gateway_id.parse::<store::GatewayId>() {
+                    Ok(id) => Some(id),
+                    Err(_) => store::unscoped::find_gateway_by_wire_id(self.db(), &p.gateway_id)
+                        .await?
+                        .filter(|g| g.organization_id == org)
+                        .map(|g| g.id),
+                };
+                if let Some(id) = id {
+                    self.publish_gateway_config(org, id).await?;
+                } else {
+                    tracing::warn!(
+                        gateway = p.gateway_id,
+                        "config change of an unknown gateway"
+                    );
+                }
             }
             kind::NOTIFY => self.send_notification(require_org(org)?, m, now).await?,
             _ => return Ok(false),

@@ -5,7 +5,9 @@
 mod worker {
     pub mod commands;
     pub mod control;
+    pub mod gateway;
     pub mod helpers;
+    pub mod live;
     pub mod mqtt;
     pub mod notify;
     pub mod rating;
