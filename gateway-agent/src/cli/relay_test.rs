@@ -113,7 +113,8 @@ pub async fn run(
                      relay read address or values in the map may be wrong, or the relay did \
                      not move (protect/保电 mode, a local override, a stuck relay){}",
                     verb(target),
-                    left_in(state)
+                    // The map and the meter disagree: what was read proves nothing.
+                    left_in(None)
                 );
             }
             Err(e) => anyhow::bail!(

@@ -7,3 +7,4 @@ mod dtu;
 mod fake_dtu;
 mod polling;
 mod support;
+mod tools;
