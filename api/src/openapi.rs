@@ -39,6 +39,7 @@ use crate::routes;
         routes::pay::notify,
         routes::pay_merchant::create,
         routes::pay_merchant::list,
+        routes::pay_merchant::import_bill,
         routes::pay_refund::create,
         routes::pay_refund::approve,
         routes::counter::pay, routes::counter::adjust, routes::counter::receipt,

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod notify;
 pub mod order;
 pub mod poll;
+pub mod reconcile;
 pub mod refund;
 pub mod sandbox;
 pub mod seal;

@@ -37,6 +37,7 @@ pub mod page;
 pub mod payment;
 pub mod rating_state;
 pub mod reading;
+pub mod reconciliation;
 pub mod refresh_token;
 pub mod refund;
 pub mod site;

@@ -20,6 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(notify)
         .service(super::pay_merchant::create)
         .service(super::pay_merchant::list)
+        .service(super::pay_merchant::import_bill)
         .service(super::pay_refund::create)
         .service(super::pay_refund::approve)
         .service(super::sandbox::page)

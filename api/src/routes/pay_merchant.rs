@@ -95,3 +95,42 @@ pub async fn list(
         total: found.total,
     }))
 }
+
+/// Import a provider's daily bill for reconciliation (the CSV as the provider publishes it:
+/// WeChat trade bill, or Alipay business statement in GBK) and answer what it found.
+#[utoipa::path(post, path = "/api/v1/merchants/{merchant_id}/bills/{date}", tag = "payments",
+    params(("merchant_id" = uuid::Uuid, Path), ("date" = String, Path, description = "YYYY-MM-DD, China time")),
+    request_body(content = String, content_type = "text/csv"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = payments::reconcile::ReconReport),
+        (status = 400, description = "`invalid_bill`, `invalid_date`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/api/v1/merchants/{merchant_id}/bills/{date}")]
+pub async fn import_bill(
+    state: web::Data<AppState>,
+    ctx: OrgContext,
+    path: web::Path<(uuid::Uuid, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(&[Role::OrgAdmin, Role::Operator])?;
+    let (merchant_id, date) = path.into_inner();
+    let date = chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d")
+        .map_err(|_| ApiError::bad_request("invalid_date", "the date is YYYY-MM-DD"))?;
+    let report =
+        payments::reconcile::import_bill(&state.db, ctx.org_id, merchant_id.into(), date, &body)
+            .await
+            .map_err(api_error)?;
+    store::audit::record(
+        &state.db,
+        Some(ctx.org_id),
+        Some(ctx.user_id),
+        "payment.bill_import",
+        "merchant",
+        &merchant_id.to_string(),
+        serde_json::json!({"date": date, "report": report}),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(report))
+}

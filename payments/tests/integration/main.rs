@@ -8,5 +8,6 @@ mod support;
 mod crediting;
 mod fake;
 mod providers;
+mod reconciliation;
 mod refunds;
 mod vectors;
