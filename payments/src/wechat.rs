@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod notify;
+pub mod oauth;
 pub mod sign;
 
 use rsa::{RsaPrivateKey, RsaPublicKey};

@@ -5,6 +5,7 @@
 
 mod support;
 
+mod bench;
 mod crediting;
 mod fake;
 mod providers;
