@@ -169,9 +169,13 @@ pub fn describe(config: &AgentConfig) -> String {
     for bus in &config.bus {
         let at = bus
             .address
-            .as_deref()
-            .or(bus.device.as_deref())
-            .unwrap_or("-");
+            .clone()
+            .or_else(|| bus.device.clone())
+            .or_else(|| {
+                let id = bus.dtu_id.as_deref().unwrap_or("?");
+                bus.listen.map(|l| format!("listening on {l} for DTU {id}"))
+            })
+            .unwrap_or_else(|| "-".to_owned());
         let _ = writeln!(
             out,
             "bus {} ({:?} {at}): every {}, timeout {}, retries {}",
