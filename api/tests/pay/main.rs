@@ -4,5 +4,6 @@
 
 mod support;
 
+mod concurrency;
 mod refunds;
 mod sandbox;

@@ -14,10 +14,17 @@ pub struct PayApp {
     pub b: SeededOrg,
     pub db: DatabaseConnection,
     pub test_db: TestDb,
-    _data_dir: tempfile::TempDir,
+    pub data_dir: tempfile::TempDir,
 }
 
 impl PayApp {
+    /// Payment clients that open the merchant secrets this app sealed (its generated key).
+    pub fn clients(&self) -> payments::Clients {
+        let key = api::startup::load_or_create_secret(self.data_dir.path(), "secret_key").unwrap();
+        let secrets = payments::SecretBox::new(&key).unwrap();
+        payments::Clients::new(payments::ProviderConfig::default(), secrets).unwrap()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -106,6 +113,6 @@ pub async fn spawn_pay_app(test_db: TestDb, tweak: impl FnOnce(&mut Settings)) -
         b: seeded.b,
         db,
         test_db,
-        _data_dir: data_dir,
+        data_dir,
     }
 }
