@@ -66,6 +66,39 @@ impl SecretBox {
     }
 }
 
+/// The merchant-secret key for processes that are not the api (the worker's polling job):
+/// `WATTPAY_SECRET_KEY` when configured, else `data_dir/secrets/secret_key`, the file
+/// `api::startup::load_or_create_secret` manages (created the same way when missing, so the
+/// api and the worker of one install always agree).
+pub fn secret_key(
+    configured: Option<&SecretString>,
+    data_dir: &std::path::Path,
+) -> Result<SecretString, PaymentError> {
+    if let Some(secret) = configured {
+        return Ok(secret.clone());
+    }
+    let dir = data_dir.join("secrets");
+    let path = dir.join("secret_key");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let existing = existing.trim();
+        if !existing.is_empty() {
+            return Ok(SecretString::from(existing.to_owned()));
+        }
+    }
+    let io = |e: std::io::Error| PaymentError::Seal(format!("{}: {e}", path.display()));
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let mut raw = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+    std::fs::write(&path, &secret).map_err(io)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+    }
+    Ok(SecretString::from(secret))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -84,5 +117,21 @@ mod tests {
         assert_eq!(a.open(&sealed).unwrap(), b"merchant key");
         assert!(b.open(&sealed).is_err());
         assert!(SecretBox::new(&SecretString::from("short")).is_err());
+    }
+
+    #[test]
+    fn the_data_dir_key_is_created_once_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = secret_key(None, dir.path()).unwrap();
+        let again = secret_key(None, dir.path()).unwrap();
+        assert_eq!(first.expose_secret(), again.expose_secret());
+        assert!(SecretBox::new(&first).is_ok());
+        let configured = SecretString::from("c".repeat(40));
+        assert_eq!(
+            secret_key(Some(&configured), dir.path())
+                .unwrap()
+                .expose_secret(),
+            configured.expose_secret()
+        );
     }
 }
