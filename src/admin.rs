@@ -16,10 +16,41 @@ pub enum AdminCommand {
         #[arg(long, env = "WATTPAY_ADMIN_PASSWORD")]
         admin_password: String,
     },
+    /// Print a Mosquitto password file: the workers' user (password from `--password` or
+    /// `WATTPAY_MQTT_PASSWORD`) and, with `--gateways`, every gateway of the platform.
+    MqttPasswd {
+        #[arg(long, default_value = "wattpay-worker")]
+        username: String,
+        #[arg(long, env = "WATTPAY_MQTT_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// Also list every organization's gateways with their stored hashes.
+        #[arg(long)]
+        gateways: bool,
+    },
 }
 
 pub async fn run(db: &DatabaseConnection, command: AdminCommand) -> anyhow::Result<()> {
     match command {
+        AdminCommand::MqttPasswd {
+            username,
+            password,
+            gateways,
+        } => {
+            use api::routes::mqtt::broker_files;
+            anyhow::ensure!(
+                !username.is_empty() && !username.contains(':'),
+                "--username must be non-empty and without ':'"
+            );
+            anyhow::ensure!(!password.is_empty(), "the MQTT password must not be empty");
+            let worker = broker_files::worker_line(&username, &password.into());
+            let gateways = if gateways {
+                broker_files::all_gateway_hashes(db).await?
+            } else {
+                Vec::new()
+            };
+            print!("{}", broker_files::passwd_file(&[worker], &gateways));
+            Ok(())
+        }
         AdminCommand::CreateOrg {
             name,
             admin_email,

@@ -34,6 +34,16 @@ pub struct Settings {
     pub alipay_gateway: String,
     /// Whether sandbox merchants may be created and paid (turn off in production).
     pub sandbox_payments: bool,
+    /// The workers' MQTT username (ACL export, EMQX hook); `None` means `wattpay-worker`.
+    pub mqtt_username: Option<String>,
+    /// The workers' MQTT password: the EMQX hook accepts it and the platform passwd export
+    /// hashes it. `None`: the workers' user is refused by the hook and left out of the export.
+    pub mqtt_password: Option<SecretString>,
+    /// Shared secret EMQX sends in `x-wattpay-hook-secret` to `/api/v1/mqtt/{auth,acl}`;
+    /// `None` turns the hooks off.
+    pub mqtt_hook_secret: Option<SecretString>,
+    /// Bearer token `/metrics` asks for; `None` serves it to whoever reaches the port.
+    pub metrics_token: Option<SecretString>,
 }
 
 impl Default for Settings {
@@ -50,6 +60,10 @@ impl Default for Settings {
             wechat_api_base: payments::wechat::client::DEFAULT_API_BASE.to_owned(),
             alipay_gateway: payments::alipay::client::DEFAULT_GATEWAY.to_owned(),
             sandbox_payments: true,
+            mqtt_username: None,
+            mqtt_password: None,
+            mqtt_hook_secret: None,
+            metrics_token: None,
         }
     }
 }

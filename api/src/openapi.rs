@@ -7,6 +7,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes;
+use crate::routes::mqtt::HookSecretScheme;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -44,9 +45,11 @@ use crate::routes;
         routes::pay_refund::approve,
         routes::counter::pay, routes::counter::adjust, routes::counter::receipt,
         routes::counter::print, routes::counter::reverse, routes::counter::day_end,
+        routes::mqtt::export_passwd, routes::mqtt::export_acl,
+        routes::mqtt::export_platform_passwd, routes::mqtt::auth_hook, routes::mqtt::acl_hook,
     ),
     components(schemas(crate::error::Problem)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &HookSecretScheme),
     tags(
         (name = "health", description = "Probes"),
         (name = "auth", description = "Manager sign-in"),

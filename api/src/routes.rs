@@ -9,6 +9,7 @@ pub mod gateway;
 pub mod health;
 pub mod ledger;
 pub mod meter;
+pub mod mqtt;
 pub mod pay;
 pub mod pay_merchant;
 pub mod pay_refund;
@@ -32,7 +33,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(auth::refresh)
                 .service(auth::logout)
                 .service(auth::me)
-                .configure(property),
+                .configure(property)
+                .configure(operations),
         )
         .configure(crate::web::configure);
 }
@@ -87,4 +89,13 @@ fn property(cfg: &mut web::ServiceConfig) {
         .service(counter::print)
         .service(counter::reverse)
         .service(counter::day_end);
+}
+
+/// Operations: broker credentials (Mosquitto export, EMQX hooks).
+fn operations(cfg: &mut web::ServiceConfig) {
+    cfg.service(mqtt::export_passwd)
+        .service(mqtt::export_acl)
+        .service(mqtt::export_platform_passwd)
+        .service(mqtt::auth_hook)
+        .service(mqtt::acl_hook);
 }
