@@ -4,11 +4,14 @@
 //! rate the same readings.
 
 use chrono::{DateTime, Utc};
-use domain::RatingState;
+use domain::{Energy, MeterReading, RatingState};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
+};
 
-use crate::entity::rating_state;
+use crate::entity::{rating_state, reading};
 use crate::{MeterId, OrgId, StoreError};
 
 /// Makes sure the meter has a row (so there is something to lock) without changing it.
@@ -116,4 +119,46 @@ fn decode(json: &str) -> Result<Option<RatingState>, StoreError> {
     serde_json::from_str(json)
         .map(Some)
         .map_err(|e| StoreError::Invalid(format!("rating state: {e}")))
+}
+
+/// An operator's resolution of a meter anomaly: rating resumes from the meter's newest
+/// reading (kept money and tier cycle; the consumption in between is not charged here, an
+/// adjustment does that if wanted), and the anomaly's work order is resolved. Answers whether
+/// the meter was suspended.
+pub async fn reset_baseline<C>(db: &C, org: OrgId, meter: MeterId) -> Result<bool, StoreError>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let txn = db.begin().await?;
+    let Some(state) = lock(&txn, org, meter).await? else {
+        txn.rollback().await?;
+        return Ok(false);
+    };
+    if state.anomaly.is_none() {
+        txn.rollback().await?;
+        return Ok(false);
+    }
+    let newest = reading::Entity::find()
+        .filter(reading::Column::OrganizationId.eq(org))
+        .filter(reading::Column::MeterId.eq(meter))
+        .filter(reading::Column::EnergyWh.is_not_null())
+        .order_by_desc(reading::Column::Ts)
+        .one(&txn)
+        .await?;
+    let Some((ts, wh)) = newest.and_then(|r| r.energy_wh.map(|wh| (r.ts, wh))) else {
+        txn.rollback().await?;
+        return Err(StoreError::Invalid(
+            "the meter has no reading to resume from".into(),
+        ));
+    };
+    let from = MeterReading {
+        ts,
+        total: Energy::from_wh(wh),
+        tou: None,
+    };
+    let next = state.reset_baseline(&from);
+    save(&txn, org, meter, &next).await?;
+    crate::work_order::resolve_by_key(&txn, org, &format!("anomaly:{meter}"), Utc::now()).await?;
+    txn.commit().await?;
+    Ok(true)
 }

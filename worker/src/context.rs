@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
-use domain::{TariffVersion, TariffVersions};
+use domain::{Money, TariffVersion, TariffVersions};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use store::entity::{account, gateway, meter, site};
 use store::{
@@ -139,6 +139,9 @@ pub struct MeterContext {
     /// The account's tariff; none: readings are stored and rated once a tariff is set.
     pub tariffs: Option<TariffVersions>,
     pub tz: Tz,
+    /// The account's alarm and trip thresholds (its own, else its site's).
+    pub alarm_threshold: Money,
+    pub trip_threshold: Money,
 }
 
 pub async fn meter_context(
@@ -152,7 +155,12 @@ pub async fn meter_context(
         .one(conn)
         .await?
         .ok_or(StoreError::NotFound)?;
-    let tz = tz_of_site(conn, org, gateway.site_id).await?;
+    let site = site::Entity::find_by_id(gateway.site_id)
+        .filter(site::Column::OrganizationId.eq(org))
+        .one(conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let tz = site_tz(&site.timezone);
     let account = match meter.unit_id {
         Some(unit) => open_account_of_unit(conn, org, unit).await?,
         None => None,
@@ -175,12 +183,22 @@ pub async fn meter_context(
         }
         None => None,
     };
+    let alarm_threshold = account
+        .as_ref()
+        .and_then(Account::alarm_threshold)
+        .unwrap_or_else(|| site.alarm_threshold());
+    let trip_threshold = account
+        .as_ref()
+        .and_then(Account::trip_threshold)
+        .unwrap_or_else(|| site.trip_threshold());
     Ok(MeterContext {
         meter,
         gateway,
         account,
         tariffs,
         tz,
+        alarm_threshold,
+        trip_threshold,
     })
 }
 

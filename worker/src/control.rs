@@ -123,6 +123,12 @@ impl Worker {
         let account = store::account::get(&txn, org, account_id).await?;
         let (settings, tz) = self.control_settings(&txn, &account).await?;
         let balance = account.balance();
+        let mut stored = stored;
+        if stored.cause == "opened" {
+            // First sight of this account: start from its real balance, not from zero, or the
+            // first relay reading or tick would trip (and then "restore") every account.
+            stored.state.balance = balance;
+        }
         let event = match trigger {
             Trigger::Balance if balance > stored.state.balance => Event::PaymentReceived(balance),
             Trigger::Balance => Event::BalanceChanged(balance),
@@ -236,20 +242,25 @@ impl Worker {
         Ok(out)
     }
 
-    /// After rating charged an account: the relay seen in its readings, then the balance.
+    /// After rating charged an account: the relay seen in its readings, then the balance;
+    /// skipped when `quiet` (a normal account that stays above its thresholds: the machine
+    /// would answer "no change"), which keeps bulk rating cheap.
     pub(crate) async fn after_rating(
         &self,
         org: OrgId,
         account: AccountId,
         relay: Option<&str>,
+        quiet: bool,
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        if let Some(relay) = relay.and_then(relay_of) {
-            self.step_account(org, account, Trigger::Relay(relay), now)
+        if !quiet {
+            if let Some(relay) = relay.and_then(relay_of) {
+                self.step_account(org, account, Trigger::Relay(relay), now)
+                    .await?;
+            }
+            self.step_account(org, account, Trigger::Balance, now)
                 .await?;
         }
-        self.step_account(org, account, Trigger::Balance, now)
-            .await?;
         self.refresh_live(org, account, now).await;
         Ok(())
     }

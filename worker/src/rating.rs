@@ -45,6 +45,9 @@ pub struct MeterRated {
     /// The relay state of the newest reading that reported one.
     pub relay: Option<String>,
     pub last_reading_at: Option<DateTime<Utc>>,
+    /// Charge control has nothing to decide: the account is normal, stays above both
+    /// thresholds after this charge, and no open relay was seen.
+    pub quiet: bool,
 }
 
 /// What a pass of [`Worker::rate_pending`] did.
@@ -87,17 +90,18 @@ impl Worker {
                 }
             }
         }
-        let mut accounts: HashMap<AccountId, (OrgId, Option<String>)> = HashMap::new();
+        let mut accounts: HashMap<AccountId, (OrgId, Option<String>, bool)> = HashMap::new();
         for m in &report.meters {
             if let Some(account) = m.account {
-                let entry = accounts.entry(account).or_insert((m.org, None));
+                let entry = accounts.entry(account).or_insert((m.org, None, true));
                 if m.relay.is_some() {
                     entry.1.clone_from(&m.relay);
                 }
+                entry.2 &= m.quiet;
             }
         }
-        for (account, (org, relay)) in accounts {
-            self.after_rating(org, account, relay.as_deref(), now)
+        for (account, (org, relay, quiet)) in accounts {
+            self.after_rating(org, account, relay.as_deref(), quiet, now)
                 .await?;
         }
         Ok(report)
@@ -154,6 +158,7 @@ impl Worker {
             charged: Money::ZERO,
             relay: None,
             last_reading_at: rows.last().map(|r| r.ts),
+            quiet: false,
         };
         for r in rows.iter().rev() {
             if let Some(relay) = &r.relay {
@@ -224,13 +229,16 @@ impl Worker {
         let Some(new_state) = state else {
             return Ok(out);
         };
+        // Nothing charged: charge control only needs to hear about an open relay.
+        out.quiet =
+            account.cc_state == "normal" && out.relay.as_deref().is_none_or(|r| r == "closed");
         if Some(&new_state) != before.as_ref() {
             store::rating_state::save(txn, org, meter, &new_state).await?;
         }
         if post != Money::ZERO {
             let key = format!("charge:{meter}:{}", new_state.last_ts.timestamp_millis());
             let from = before.as_ref().map(|s| s.last_ts.to_rfc3339());
-            ledger::post_in_txn(
+            let posting = ledger::post_in_txn(
                 txn,
                 org,
                 NewEntry {
@@ -250,6 +258,11 @@ impl Worker {
             )
             .await?;
             out.charged = post;
+            let after = posting.entry.balance_after();
+            out.quiet = account.cc_state == "normal"
+                && after > ctx.alarm_threshold
+                && after > ctx.trip_threshold
+                && out.relay.as_deref().is_none_or(|r| r == "closed");
         }
         for (period, (wh, cost)) in usage {
             store::daily::add_usage(

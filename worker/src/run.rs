@@ -61,7 +61,14 @@ pub fn start_with(
         .or_else(|| broker.as_ref().map(EmbeddedBroker::url))
         .context("no MQTT URL")?;
     let notifier = notify::from_settings(&settings)?;
-    let conn = mqtt::connect(&settings, &url, &settings.uplink_filter())?;
+    // rumqttd 0.20 panics when a member of a shared subscription disconnects ("group must
+    // exist"); the embedded broker serves one worker anyway, so it gets the plain filter.
+    let filter = if broker.is_some() {
+        protocol::topic::UPLINK_FILTER.to_owned()
+    } else {
+        settings.uplink_filter()
+    };
+    let conn = mqtt::connect(&settings, &url, &filter)?;
     let worker = Worker::new(db, settings, live, conn.publisher.clone(), notifier);
     let mut tasks = JoinSet::new();
     tasks.spawn(conn.run(worker.clone()));

@@ -82,6 +82,22 @@ async fn an_anomaly_stops_charging_and_opens_one_work_order() {
             .unwrap();
         assert_eq!(orders.len(), 1);
         assert_eq!(orders[0].meter_id, Some(w.meter));
+        // The operator resolves it: rating resumes from the newest reading.
+        assert!(
+            store::rating_state::reset_baseline(w.db.conn(), w.org.org, w.meter)
+                .await
+                .unwrap()
+        );
+        let orders = store::work_order::list_open(w.db.conn(), w.org.org, Some("anomaly"))
+            .await
+            .unwrap();
+        assert!(orders.is_empty());
+        w.worker
+            .ingest_batch(&w.batch(4, &[(90, "9.00")]), t0())
+            .await
+            .unwrap();
+        w.worker.rate_pending(t0()).await.unwrap();
+        assert_eq!(w.balance().await, Money::from_fen(9_800));
         w.assert_ledger_balanced().await;
     }
 }
