@@ -4,11 +4,33 @@
 
 use std::future::Future;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use anyhow::Context;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
 use tokio::task::JoinSet;
 
 use crate::{mqtt, notify, EmbeddedBroker, Settings, Worker};
+
+/// A scheduled job from another crate (payment order polling from `payments`, reports, ...),
+/// given the database and `now`. The worker runs it every interval under a lease, so with
+/// several workers one runs it per interval.
+pub type Job = Arc<
+    dyn Fn(sea_orm::DatabaseConnection, DateTime<Utc>) -> BoxFuture<'static, anyhow::Result<()>>
+        + Send
+        + Sync,
+>;
+
+/// A job and how often it runs.
+#[derive(Clone)]
+pub struct ScheduledJob {
+    /// Unique: the lease's name.
+    pub name: String,
+    pub every: Duration,
+    pub job: Job,
+}
 
 /// A running worker's handles, for the CLI, the demo and tests.
 pub struct Running {
@@ -46,6 +68,16 @@ pub fn start_with(
     db: sea_orm::DatabaseConnection,
     live: store::live::LiveCache,
 ) -> anyhow::Result<Running> {
+    start_with_jobs(settings, db, live, Vec::new())
+}
+
+/// [`start_with`] plus scheduled jobs of other crates.
+pub fn start_with_jobs(
+    settings: Settings,
+    db: sea_orm::DatabaseConnection,
+    live: store::live::LiveCache,
+    jobs: Vec<ScheduledJob>,
+) -> anyhow::Result<Running> {
     let mut settings = settings;
     let broker = if settings.mqtt_url.is_none() {
         let broker = EmbeddedBroker::start(settings.embedded_broker_port)?;
@@ -75,6 +107,9 @@ pub fn start_with(
     tasks.spawn(rater(worker.clone()));
     tasks.spawn(outbox_poller(worker.clone()));
     tasks.spawn(ticker(worker.clone()));
+    for job in jobs {
+        tasks.spawn(scheduled(worker.clone(), job));
+    }
     tracing::info!(
         worker_id = worker.settings().worker_id,
         mqtt = url,
@@ -127,5 +162,23 @@ async fn ticker(worker: Worker) {
             tracing::warn!(error = %format!("{e:#}"), "tick failed");
         }
         tokio::time::sleep(every).await;
+    }
+}
+
+async fn scheduled(worker: Worker, job: ScheduledJob) {
+    let lease = chrono::Duration::from_std(job.every).unwrap_or(chrono::Duration::minutes(1));
+    loop {
+        let now = Utc::now();
+        let holder = &worker.settings().worker_id;
+        match store::job_lease::try_take(worker.db(), &job.name, holder, now, now + lease).await {
+            Ok(true) => {
+                if let Err(e) = (job.job)(worker.db().clone(), now).await {
+                    tracing::warn!(job = job.name, error = %format!("{e:#}"), "scheduled job failed");
+                }
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(job = job.name, error = %e, "job lease"),
+        }
+        tokio::time::sleep(job.every).await;
     }
 }

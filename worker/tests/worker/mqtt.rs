@@ -172,3 +172,35 @@ async fn through_mosquitto() {
         ),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_jobs_of_other_crates_run_under_a_lease() {
+    let db = store::testing::TestDb::sqlite().await.unwrap();
+    let w = World::new(db, Money::from_fen(500)).await;
+    let mut s = settings(w.dir.path());
+    s.embedded_broker_port = 0;
+    let (tx, mut ran) = mpsc::unbounded_channel();
+    let job = worker::run::ScheduledJob {
+        name: "payments.poll".into(),
+        every: Duration::from_secs(60),
+        job: std::sync::Arc::new(move |_db, now| {
+            let tx = tx.clone();
+            Box::pin(async move {
+                tx.send(now).unwrap();
+                Ok(())
+            })
+        }),
+    };
+    let running = worker::run::start_with_jobs(
+        s,
+        w.db.conn().clone(),
+        store::live::LiveCache::in_process(),
+        vec![job],
+    )
+    .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), ran.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    running.stop().await;
+}
