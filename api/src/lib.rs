@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod list;
+pub mod metrics;
 pub mod money;
 pub mod mqtt_password;
 pub mod openapi;

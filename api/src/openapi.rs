@@ -15,6 +15,7 @@ use crate::routes::mqtt::HookSecretScheme;
     paths(
         routes::health::healthz,
         routes::health::readyz,
+        routes::metrics::metrics,
         routes::auth::login,
         routes::auth::refresh,
         routes::auth::logout,

@@ -5,10 +5,12 @@ pub mod account;
 pub mod auth;
 pub mod building;
 pub mod counter;
+pub mod docs;
 pub mod gateway;
 pub mod health;
 pub mod ledger;
 pub mod meter;
+pub mod metrics;
 pub mod mqtt;
 pub mod pay;
 pub mod pay_merchant;
@@ -26,6 +28,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(health::healthz)
         .service(health::readyz)
         .service(crate::openapi::openapi_json)
+        .service(metrics::metrics)
+        .service(docs::docs_redirect)
+        .service(docs::swagger_ui())
         .configure(pay::configure)
         .service(
             web::scope("/api/v1")

@@ -47,12 +47,15 @@ impl Application {
             settings,
         });
         let keys = web::Data::new(keys);
+        let metrics = web::Data::new(crate::metrics::Metrics::new()?);
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(middleware::from_fn(crate::metrics::track))
                 .wrap(middleware::Logger::new("%r %s %Dms").log_target("wattpay::http"))
                 .wrap(middleware::Compress::default())
                 .app_data(state.clone())
                 .app_data(keys.clone())
+                .app_data(metrics.clone())
                 .app_data(
                     web::JsonConfig::default()
                         .limit(64 * 1024)

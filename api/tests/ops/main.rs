@@ -6,5 +6,6 @@
 mod support;
 
 mod emqx_config;
+mod metrics_docs;
 mod mosquitto;
 mod mqtt_hooks;
