@@ -1,12 +1,7 @@
 //! `wattpay`: the one CLI of the cloud side (demo, api, worker, migrate, admin).
 
-mod admin;
-mod cli;
-mod demo;
-mod logging;
-mod settings;
-
 use clap::Parser as _;
+use wattpay::{cli, logging};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
