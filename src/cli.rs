@@ -81,6 +81,23 @@ pub async fn ensure_schema_current(db: &sea_orm::DatabaseConnection) -> anyhow::
     Ok(())
 }
 
+/// The worker's job that polls payment orders no notification has settled (WeChat order query,
+/// Alipay `alipay.trade.query`), crediting through the same path as a notification.
+pub fn payment_polling(settings: &api::Settings) -> anyhow::Result<worker::run::ScheduledJob> {
+    let clients = std::sync::Arc::new(api::pay::PayState::new(settings, 0)?.clients);
+    Ok(worker::run::ScheduledJob {
+        name: "payments.poll_due_orders".to_owned(),
+        every: std::time::Duration::from_secs(30),
+        job: std::sync::Arc::new(move |db, now| {
+            let clients = std::sync::Arc::clone(&clients);
+            Box::pin(async move {
+                payments::poll_due_orders(&db, &clients, now).await?;
+                Ok(())
+            })
+        }),
+    })
+}
+
 /// Hides the password of a database URL for log and error messages.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -115,7 +132,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let live =
                 store::live::LiveCache::from_settings(ws.redis_url.as_deref(), &ws.redis_prefix)
                     .await?;
-            let running = worker::run::start_with(ws, db, live)?;
+            let jobs = vec![payment_polling(&settings)?];
+            let running = worker::run::start_with_jobs(ws, db, live, jobs)?;
             tokio::signal::ctrl_c().await?;
             tracing::info!("worker stopping");
             running.stop().await;

@@ -90,7 +90,8 @@ pub async fn start(
     let live = store::live::LiveCache::from_settings(ws.redis_url.as_deref(), &ws.redis_prefix)
         .await
         .context("connecting to the live cache")?;
-    let worker = worker::run::start_with(ws, db.clone(), live.clone())?;
+    let jobs = vec![cli::payment_polling(&settings)?];
+    let worker = worker::run::start_with_jobs(ws, db.clone(), live.clone(), jobs)?;
     let mqtt_url = worker
         .broker
         .as_ref()
