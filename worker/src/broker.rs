@@ -18,7 +18,22 @@ impl EmbeddedBroker {
     /// Starts a broker on `port` (0: a free port) for MQTT 3.1.1, and one more free port for
     /// MQTT 5. Returns once both accept connections.
     pub fn start(port: u16) -> anyhow::Result<EmbeddedBroker> {
-        let port = if port == 0 { free_port()? } else { port };
+        let port = if port == 0 {
+            free_port()?
+        } else {
+            // Fail loudly here: rumqttd would only log the bind error in its thread, and the
+            // worker would then talk to whatever else listens on the port.
+            TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+                .with_context(|| {
+                    format!(
+                        "port {port} for the embedded MQTT broker is taken (another broker?): \
+                         set WATTPAY_MQTT_URL to use that broker, or \
+                         WATTPAY_EMBEDDED_BROKER_PORT to another port (0: any free one)"
+                    )
+                })?
+                .local_addr()?
+                .port()
+        };
         let v5_port = free_port()?;
         let server = |name: &str, port: u16| {
             serde_json::json!({
