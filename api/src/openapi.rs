@@ -48,6 +48,7 @@ use crate::routes::mqtt::HookSecretScheme;
         routes::counter::print, routes::counter::reverse, routes::counter::day_end,
         routes::mqtt::export_passwd, routes::mqtt::export_acl,
         routes::mqtt::export_platform_passwd, routes::mqtt::auth_hook, routes::mqtt::acl_hook,
+        routes::export::accounts, routes::export::ledger, routes::export::day_end,
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&BearerAuth, &HookSecretScheme),

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod building;
 pub mod counter;
 pub mod docs;
+pub mod export;
 pub mod gateway;
 pub mod health;
 pub mod ledger;
@@ -96,11 +97,14 @@ fn property(cfg: &mut web::ServiceConfig) {
         .service(counter::day_end);
 }
 
-/// Operations: broker credentials (Mosquitto export, EMQX hooks).
+/// Operations: broker credentials (Mosquitto export, EMQX hooks) and spreadsheet exports.
 fn operations(cfg: &mut web::ServiceConfig) {
     cfg.service(mqtt::export_passwd)
         .service(mqtt::export_acl)
         .service(mqtt::export_platform_passwd)
         .service(mqtt::auth_hook)
-        .service(mqtt::acl_hook);
+        .service(mqtt::acl_hook)
+        .service(export::accounts)
+        .service(export::ledger)
+        .service(export::day_end);
 }

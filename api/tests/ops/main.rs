@@ -6,6 +6,7 @@
 mod support;
 
 mod emqx_config;
+mod exports;
 mod metrics_docs;
 mod mosquitto;
 mod mqtt_hooks;
