@@ -32,7 +32,13 @@ async fn sandbox_order(state: &AppState, id: uuid::Uuid) -> Result<PaymentOrder,
     Ok(order)
 }
 
-fn page_html(order: &PaymentOrder, message: Option<&str>) -> String {
+/// The door page of the order's account, where the payer goes back to watch the balance.
+async fn door_page(state: &AppState, order: &PaymentOrder) -> Result<String, ApiError> {
+    let account = store::account::get(&state.db, order.organization_id, order.account_id).await?;
+    Ok(format!("/t/{}", account.account_no))
+}
+
+fn page_html(order: &PaymentOrder, message: Option<&str>, back: &str) -> String {
     let amount = Money::from_fen(order.amount_fen);
     let (status_zh, status_en) = match order.status {
         PaymentStatus::Pending => ("待支付", "Waiting for payment"),
@@ -64,6 +70,7 @@ fn page_html(order: &PaymentOrder, message: Option<&str>) -> String {
 <p>订单号 Order: <code>{out_trade_no}</code></p>
 <p>状态 Status: <strong id="status" data-status="{status_code}">{status_zh} · {status_en}</strong></p>
 {message}{button}
+<p><a id="back" href="{back}">返回账户 · Back to the account</a></p>
 </body></html>"#,
         out_trade_no = order.out_trade_no,
         status_code = serde_json::to_value(order.status)
@@ -82,7 +89,7 @@ pub async fn page(
     let order = sandbox_order(&state, path.into_inner()).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .body(page_html(&order, None)))
+        .body(page_html(&order, None, &door_page(&state, &order).await?)))
 }
 
 /// Pays the order in the sandbox: signs the notification and delivers it to our notify URL.
@@ -146,5 +153,9 @@ pub async fn pay(
     let order = store::payment::get_public(&state.db, order.id).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .body(page_html(&order, Some(&message))))
+        .body(page_html(
+            &order,
+            Some(&message),
+            &door_page(&state, &order).await?,
+        )))
 }

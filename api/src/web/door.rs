@@ -138,6 +138,11 @@ pub async fn door_view(state: &AppState, a: &Account) -> Result<minijinja::Value
     let last_reading = query::last_reading_at(db, org, &meters)
         .await?
         .map(super::account::local_time);
+    let providers: Vec<&str> = super::pay::offers(db, a)
+        .await?
+        .into_iter()
+        .map(|(provider, _)| provider)
+        .collect();
     Ok(context! {
         account_no => &a.account_no,
         site => site.name,
@@ -150,6 +155,7 @@ pub async fn door_view(state: &AppState, a: &Account) -> Result<minijinja::Value
         restore_amount => live.restore_amount,
         days_left => days_left,
         last_reading => last_reading,
+        providers => providers,
     })
 }
 
@@ -166,7 +172,7 @@ pub async fn page(
         &d,
         None,
         false,
-        &context! { preset => "", custom => "", provider => "wechat" },
+        &context! { preset => "", custom => "", provider => "" },
         &context! {},
     )
 }

@@ -281,8 +281,20 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("top_up", "充值", "Top up"),
     ("custom_amount", "其他金额（元）", "Other amount (¥)"),
     ("pay_with", "支付方式", "Pay with"),
-    ("wechat_pay", "微信支付", "WeChat Pay"),
-    ("alipay", "支付宝", "Alipay"),
+    ("provider_wechat", "微信支付", "WeChat Pay"),
+    ("provider_alipay", "支付宝", "Alipay"),
+    ("provider_sandbox", "沙箱支付（演示）", "Sandbox (demo)"),
+    ("err_provider", "请选择支付方式", "Choose how to pay"),
+    (
+        "pay_too_many",
+        "未完成的支付太多，请稍后再试",
+        "Too many unfinished payments; try again later",
+    ),
+    (
+        "pay_provider_down",
+        "支付服务暂时不可用，请稍后再试",
+        "The payment service is not answering; try again later",
+    ),
     ("pay_now", "去支付", "Pay now"),
     (
         "confirm_topup",

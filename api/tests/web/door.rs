@@ -162,11 +162,27 @@ async fn the_live_stream_starts_with_the_balance_and_follows_changes() {
 }
 
 #[tokio::test]
+async fn without_a_merchant_the_door_page_says_online_payment_is_not_available() {
+    for app in spawn_webs().await {
+        let no = app.account_no_a().await;
+        let (_, html) = app.get(&app.client(), &format!("/t/{no}")).await;
+        assert!(html.contains("在线支付暂未开通"), "{}: {html}", app.backend);
+        assert!(!html.contains(&format!("action=\"/t/{no}/pay\"")));
+    }
+}
+
+#[tokio::test]
 async fn top_up_validates_the_amount_and_asks_before_paying() {
     for app in spawn_webs().await {
+        app.add_sandbox_merchant().await;
         let no = app.account_no_a().await;
         let client = app.client();
         let (_, html) = app.get(&client, &format!("/t/{no}")).await;
+        assert!(html.contains("name=\"provider\" value=\"sandbox\" checked"));
+        assert!(
+            !html.contains("value=\"alipay\""),
+            "only configured providers"
+        );
         let csrf = csrf_of(&html);
         let action = format!("/t/{no}/pay");
         let res = app
@@ -177,7 +193,7 @@ async fn top_up_validates_the_amount_and_asks_before_paying() {
                     ("csrf", &csrf),
                     ("confirmed", "0"),
                     ("custom", "1.234"),
-                    ("provider", "wechat"),
+                    ("provider", "sandbox"),
                 ],
             )
             .await;
@@ -188,6 +204,26 @@ async fn top_up_validates_the_amount_and_asks_before_paying() {
             .unwrap()
             .contains("id=\"amount-error\" role=\"alert\">请输入金额"));
 
+        // A provider the organization does not take is refused next to the field.
+        let res = app
+            .post(
+                &client,
+                &action,
+                &[
+                    ("csrf", &csrf),
+                    ("confirmed", "1"),
+                    ("preset", "50"),
+                    ("provider", "alipay"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), 422);
+        assert!(res
+            .text()
+            .await
+            .unwrap()
+            .contains("id=\"provider-error\" role=\"alert\">请选择支付方式"));
+
         let res = app
             .post(
                 &client,
@@ -196,7 +232,7 @@ async fn top_up_validates_the_amount_and_asks_before_paying() {
                     ("csrf", &csrf),
                     ("confirmed", "0"),
                     ("preset", "50"),
-                    ("provider", "alipay"),
+                    ("provider", "sandbox"),
                 ],
             )
             .await;
@@ -206,6 +242,60 @@ async fn top_up_validates_the_amount_and_asks_before_paying() {
             html.contains(&format!("确认为账户 {no} 充值 ¥50.00？")),
             "{html}"
         );
-        assert!(html.contains("name=\"provider\" value=\"alipay\""));
+        assert!(html.contains("name=\"provider\" value=\"sandbox\""));
+        let orders = store::payment::list_orders(
+            &app.db,
+            app.seeded.a.org,
+            Some(app.seeded.a.account),
+            store::Page::new(1, 10),
+        )
+        .await
+        .unwrap();
+        assert!(
+            orders.items.is_empty(),
+            "nothing is ordered before the payer confirms"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_confirmed_top_up_orders_in_the_sandbox_and_goes_to_its_page() {
+    for app in spawn_webs().await {
+        app.add_sandbox_merchant().await;
+        let no = app.account_no_a().await;
+        let client = app.client();
+        let (_, html) = app.get(&client, &format!("/t/{no}")).await;
+        let csrf = csrf_of(&html);
+        let res = app
+            .post(
+                &client,
+                &format!("/t/{no}/pay"),
+                &[
+                    ("csrf", &csrf),
+                    ("confirmed", "1"),
+                    ("custom", "20.00"),
+                    ("provider", "sandbox"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), 303, "{}", app.backend);
+        let location = res.headers()["location"].to_str().unwrap().to_owned();
+        let order_id: uuid::Uuid = location
+            .strip_prefix("/sandbox/pay/")
+            .unwrap_or_else(|| panic!("redirected to {location}"))
+            .parse()
+            .unwrap();
+        let order = store::payment::get_public(&app.db, order_id.into())
+            .await
+            .unwrap();
+        assert_eq!(order.provider, "sandbox");
+        assert_eq!(order.amount_fen, 2_000);
+        assert_eq!(order.account_id, app.seeded.a.account);
+
+        // The sandbox page shows the order and leads back to the door page.
+        let (status, page) = app.get(&client, &location).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("¥20.00"), "{page}");
+        assert!(page.contains(&format!("id=\"back\" href=\"/t/{no}\"")));
     }
 }

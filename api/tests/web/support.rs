@@ -16,7 +16,7 @@ pub struct WebApp {
     pub seeded: TwoOrgs,
     pub backend: &'static str,
     _test_db: TestDb,
-    _data_dir: tempfile::TempDir,
+    data_dir: tempfile::TempDir,
 }
 
 impl WebApp {
@@ -68,6 +68,30 @@ impl WebApp {
             .await;
         assert_eq!(res.status(), 303, "{} sign-in", self.backend);
         client
+    }
+
+    /// Gives organization A a sandbox merchant, its default, as the demo has; sealed with the
+    /// server's own secret key (the one it generated in the data directory).
+    pub async fn add_sandbox_merchant(&self) {
+        let settings = Settings {
+            data_dir: self.data_dir.path().to_owned(),
+            ..Settings::default()
+        };
+        let pay = api::pay::PayState::new(&settings, 0).unwrap();
+        payments::merchant::create_merchant(
+            &self.db,
+            &pay.clients,
+            self.seeded.a.org,
+            payments::merchant::MerchantRequest {
+                name: "Sandbox".to_owned(),
+                provider: "sandbox".to_owned(),
+                wechat: None,
+                alipay: None,
+                default_for: Some(serde_json::json!("organization")),
+            },
+        )
+        .await
+        .unwrap();
     }
 
     /// The account number of organization A's seeded account.
@@ -142,6 +166,6 @@ pub async fn spawn_web(test_db: TestDb) -> WebApp {
         seeded,
         backend: test_db.backend(),
         _test_db: test_db,
-        _data_dir: data_dir,
+        data_dir,
     }
 }
