@@ -34,6 +34,22 @@ pub struct Settings {
     pub alipay_gateway: String,
     /// Whether sandbox merchants may be created and paid (turn off in production).
     pub sandbox_payments: bool,
+    /// Lifetime of a tenant's access token (phone sign-in), in seconds.
+    pub tenant_token_ttl_secs: u64,
+    /// How long a tenant's one-time code is valid, in seconds.
+    pub otp_ttl_secs: u64,
+    /// Wrong guesses a one-time code survives.
+    pub otp_max_attempts: u32,
+    /// The window of the sign-in and one-time-code rate limits, in seconds.
+    pub rate_limit_window_secs: u64,
+    /// Sign-in and code requests per client address within the window.
+    pub rate_limit_per_address: u32,
+    /// Failed sign-ins per email within the window.
+    pub rate_limit_per_account: u32,
+    /// One-time codes sent per phone within the window.
+    pub otp_sends_per_phone: u32,
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
+    pub trust_forwarded_for: bool,
     /// The workers' MQTT username (ACL export, EMQX hook); `None` means `wattpay-worker`.
     pub mqtt_username: Option<String>,
     /// The workers' MQTT password: the EMQX hook accepts it and the platform passwd export
@@ -60,6 +76,14 @@ impl Default for Settings {
             wechat_api_base: payments::wechat::client::DEFAULT_API_BASE.to_owned(),
             alipay_gateway: payments::alipay::client::DEFAULT_GATEWAY.to_owned(),
             sandbox_payments: true,
+            tenant_token_ttl_secs: 24 * 3600,
+            otp_ttl_secs: 5 * 60,
+            otp_max_attempts: 5,
+            rate_limit_window_secs: 10 * 60,
+            rate_limit_per_address: 100,
+            rate_limit_per_account: 10,
+            otp_sends_per_phone: 5,
+            trust_forwarded_for: false,
             mqtt_username: None,
             mqtt_password: None,
             mqtt_hook_secret: None,

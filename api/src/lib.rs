@@ -15,6 +15,7 @@ pub mod mqtt_password;
 pub mod openapi;
 pub mod patch;
 pub mod pay;
+pub mod rate_limit;
 pub mod routes;
 pub mod service;
 pub mod startup;

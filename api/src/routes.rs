@@ -2,24 +2,30 @@
 //! the result.
 
 pub mod account;
+pub mod audit;
 pub mod auth;
 pub mod building;
+pub mod command;
 pub mod counter;
 pub mod docs;
 pub mod export;
 pub mod gateway;
 pub mod health;
 pub mod ledger;
+pub mod me;
 pub mod meter;
 pub mod metrics;
 pub mod mqtt;
 pub mod pay;
 pub mod pay_merchant;
 pub mod pay_refund;
+pub mod public;
 pub mod sandbox;
 pub mod site;
+pub mod stats;
 pub mod tariff;
 pub mod tenant;
+pub mod tenant_auth;
 pub mod unit;
 
 use actix_web::web;
@@ -40,9 +46,32 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(auth::logout)
                 .service(auth::me)
                 .configure(property)
+                .configure(tenant_self_service)
+                .configure(supervision)
                 .configure(operations),
         )
         .configure(crate::web::configure);
+}
+
+/// Commands, statistics and the audit log.
+fn supervision(cfg: &mut web::ServiceConfig) {
+    cfg.service(command::send)
+        .service(command::history)
+        .service(stats::overview)
+        .service(audit::list);
+}
+
+/// Tenants on their phones: sign-in by one-time code and their own accounts.
+fn tenant_self_service(cfg: &mut web::ServiceConfig) {
+    cfg.service(tenant_auth::request_code)
+        .service(tenant_auth::verify)
+        .service(me::accounts)
+        .service(me::account)
+        .service(me::usage)
+        .service(me::ledger)
+        .service(me::preferences)
+        .service(me::set_preferences)
+        .service(public::door);
 }
 
 /// Property management: sites, buildings, units, tenants, accounts, tariffs, gateways, meters.

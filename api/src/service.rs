@@ -2,3 +2,4 @@
 //! pages alike, so both paths keep the same rules.
 
 pub mod counter;
+pub mod live_view;

@@ -3,6 +3,7 @@
 
 use std::net::TcpListener;
 use std::path::Path;
+use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpServer};
@@ -11,9 +12,13 @@ use rand::RngCore as _;
 use sea_orm::DatabaseConnection;
 use secrecy::{ExposeSecret as _, SecretString};
 
+use store::live::LiveCache;
+use store::notifier::{FileOutboxNotifier, Notifier};
+
 use crate::auth::TokenKeys;
 use crate::config::Settings;
 use crate::error;
+use crate::rate_limit::RateLimits;
 
 /// Shared state of every request.
 pub struct AppState {
@@ -21,6 +26,34 @@ pub struct AppState {
     pub keys: TokenKeys,
     pub settings: Settings,
     pub pay: crate::pay::PayState,
+    /// Live balance snapshots the worker writes; readers fall back to the database.
+    pub live: LiveCache,
+    /// Sends tenants their one-time codes and users their invitations.
+    pub notifier: Arc<dyn Notifier>,
+    /// Sign-in, one-time-code and door-page rate limits of this process.
+    pub limits: RateLimits,
+    /// Keys the stored hashes of one-time codes (derived from the token secret).
+    pub otp_key: Vec<u8>,
+}
+
+/// The services the API shares with the rest of a deployment. The demo passes the worker's
+/// in-process cache, so tenants see the worker's snapshots; a standalone API with Redis passes
+/// `LiveCache::from_settings(...)`.
+#[derive(Clone)]
+pub struct Services {
+    pub live: LiveCache,
+    pub notifier: Arc<dyn Notifier>,
+}
+
+impl Services {
+    /// Embedded defaults: an in-process live cache (empty unless shared with a worker, so reads
+    /// fall back to the database) and messages written to `<data_dir>/outbox`.
+    pub fn embedded(settings: &Settings) -> Self {
+        Services {
+            live: LiveCache::in_process(),
+            notifier: Arc::new(FileOutboxNotifier::new(settings.data_dir.join("outbox"))),
+        }
+    }
 }
 
 /// A bound, not yet running API server.
@@ -30,13 +63,28 @@ pub struct Application {
 }
 
 impl Application {
-    /// Binds `settings.http_addr` and builds the server over an open, migrated database.
+    /// Binds `settings.http_addr` and builds the server over an open, migrated database, with
+    /// the embedded [`Services`].
     pub fn build(settings: Settings, db: DatabaseConnection) -> anyhow::Result<Self> {
+        let services = Services::embedded(&settings);
+        Self::build_with(settings, db, services)
+    }
+
+    /// [`Self::build`] with the given live cache and notifier.
+    pub fn build_with(
+        settings: Settings,
+        db: DatabaseConnection,
+        services: Services,
+    ) -> anyhow::Result<Self> {
         let secret = jwt_secret(&settings)?;
         let keys = TokenKeys::new(
             secret.expose_secret().as_bytes(),
             settings.access_token_ttl(),
-        );
+        )
+        .with_tenant_ttl(std::time::Duration::from_secs(
+            settings.tenant_token_ttl_secs,
+        ));
+        let otp_key = otp_key(&secret)?;
         let listener = TcpListener::bind(&settings.http_addr)
             .with_context(|| format!("binding {}", settings.http_addr))?;
         let port = listener.local_addr()?.port();
@@ -44,6 +92,10 @@ impl Application {
             pay: crate::pay::PayState::new(&settings, port)?,
             db,
             keys: keys.clone(),
+            live: services.live,
+            notifier: services.notifier,
+            limits: RateLimits::new(&settings),
+            otp_key,
             settings,
         });
         let keys = web::Data::new(keys);
@@ -106,6 +158,16 @@ fn jwt_secret(settings: &Settings) -> anyhow::Result<SecretString> {
         return Ok(secret.clone());
     }
     load_or_create_secret(&settings.data_dir, "jwt_secret")
+}
+
+/// A key for one-time-code hashes, separate from the token key though derived from it.
+fn otp_key(secret: &SecretString) -> anyhow::Result<Vec<u8>> {
+    use hmac::Mac as _;
+    let mut mac =
+        <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(secret.expose_secret().as_bytes())
+            .map_err(|e| anyhow::anyhow!("otp key: {e}"))?;
+    mac.update(b"wattpay one-time codes");
+    Ok(mac.finalize().into_bytes().to_vec())
 }
 
 /// Reads `data_dir/secrets/<name>`, creating it with 256 random bits when missing.

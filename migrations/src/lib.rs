@@ -22,6 +22,7 @@ mod m20261123_000101_worker;
 mod m20261123_000102_gateway_buses;
 mod m20261123_000201_api;
 mod m20261123_000301_payments;
+mod m20261124_000202_tenant_preferences;
 
 /// Runs every migration of Wattpay in order.
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000101_worker::Migration),
             Box::new(m20261123_000301_payments::Migration),
             Box::new(m20261123_000102_gateway_buses::Migration),
+            Box::new(m20261124_000202_tenant_preferences::Migration),
         ]
     }
 }

@@ -41,11 +41,14 @@ pub mod reconciliation;
 pub mod refresh_token;
 pub mod refund;
 pub mod site;
+pub mod stats;
 pub mod tariff;
 pub mod tenant;
 pub mod tenant_login;
+pub mod tenant_preference;
 pub mod unit;
 pub mod unscoped;
+pub mod usage_history;
 pub mod user;
 pub mod work_order;
 

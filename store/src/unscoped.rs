@@ -42,6 +42,24 @@ pub async fn accounts_of_phone(
         .await?)
 }
 
+/// Tenant sign-in: the tenant records (in every organization) that carry a phone, which the
+/// tenant's token then names. Scoped by the phone a one-time code proved.
+pub async fn tenants_of_phone(
+    conn: &impl ConnectionTrait,
+    phone: &str,
+) -> Result<Vec<(crate::TenantId, OrgId)>, StoreError> {
+    use sea_orm::QuerySelect as _;
+    Ok(tenant::Entity::find()
+        .filter(tenant::Column::Phone.eq(phone))
+        .select_only()
+        .column(tenant::Column::Id)
+        .column(tenant::Column::OrganizationId)
+        .order_by_asc(tenant::Column::Id)
+        .into_tuple()
+        .all(conn)
+        .await?)
+}
+
 /// Incoming MQTT traffic names its gateway by wire id only (globally unique); the worker finds
 /// the owning organization here and scopes everything after by it.
 pub async fn find_gateway_by_wire_id(

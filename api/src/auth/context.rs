@@ -83,7 +83,7 @@ impl OrgContext {
     }
 }
 
-fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
+pub(crate) fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
     let value = req
         .headers()
         .get(header::AUTHORIZATION)

@@ -15,6 +15,34 @@ use uuid::Uuid;
 pub const ISSUER: &str = "wattpay";
 /// Audience of manager (dashboard) tokens.
 pub const AUDIENCE_MANAGER: &str = "wattpay-manager";
+/// Audience of tenant (phone sign-in) tokens; never accepted where a manager token is expected.
+pub const AUDIENCE_TENANT: &str = "wattpay-tenant";
+/// Default lifetime of a tenant token.
+const TENANT_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// One tenant record a tenant token may read the accounts of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantGrant {
+    /// The tenant row.
+    pub tenant: Uuid,
+    /// Its organization.
+    pub org: Uuid,
+}
+
+/// The claims of a tenant access token: the phone the one-time code proved and the tenant
+/// records (in any organization) carrying that phone at sign-in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TenantClaims {
+    /// The phone number.
+    pub sub: String,
+    pub tenants: Vec<TenantGrant>,
+    /// Always `tenant`.
+    pub role: String,
+    pub iss: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+}
 
 /// The claims of an access token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -37,6 +65,7 @@ pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     access_ttl: Duration,
+    tenant_ttl: Duration,
 }
 
 impl TokenKeys {
@@ -45,7 +74,54 @@ impl TokenKeys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             access_ttl,
+            tenant_ttl: TENANT_TTL,
         }
+    }
+
+    /// The same keys with another tenant-token lifetime.
+    #[must_use]
+    pub fn with_tenant_ttl(mut self, ttl: Duration) -> Self {
+        self.tenant_ttl = ttl;
+        self
+    }
+
+    /// Lifetime of the tenant tokens this signs.
+    pub fn tenant_ttl(&self) -> Duration {
+        self.tenant_ttl
+    }
+
+    /// Signs a tenant access token for `phone` and the tenant records it may read.
+    pub fn issue_tenant(
+        &self,
+        phone: &str,
+        tenants: Vec<TenantGrant>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<String> {
+        let ttl = i64::try_from(self.tenant_ttl.as_secs())?;
+        let claims = TenantClaims {
+            sub: phone.to_owned(),
+            tenants,
+            role: Role::Tenant.as_str().to_owned(),
+            iss: ISSUER.to_owned(),
+            aud: AUDIENCE_TENANT.to_owned(),
+            iat: now.timestamp(),
+            exp: now.timestamp() + ttl,
+        };
+        Ok(encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.encoding,
+        )?)
+    }
+
+    /// Verifies a tenant token as [`Self::verify`] does a manager's, with the tenant audience.
+    pub fn verify_tenant(&self, token: &str) -> Result<TenantClaims, jsonwebtoken::errors::Error> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE_TENANT]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 0;
+        decode::<TenantClaims>(token, &self.decoding, &validation).map(|d| d.claims)
     }
 
     /// Lifetime of the access tokens this signs.

@@ -1,6 +1,6 @@
 //! Manager sign-in: `POST /api/v1/auth/login`, `/refresh`, `/logout`, and `GET /api/v1/me`.
 
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -37,14 +37,27 @@ pub struct Me {
         (status = 200, body = TokenPair),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`invalid_credentials`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`, with `Retry-After`", body = Problem, content_type = "application/problem+json"),
     ))]
 #[post("/auth/login")]
 pub async fn login(
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    use crate::rate_limit::{client_address, hit, limited};
     let body = body.into_inner();
-    let pair = session::login(
+    let address = client_address(&req, state.settings.trust_forwarded_for);
+    hit(&state.limits.login_address, &address)?;
+    // Failures count per email whether or not the email exists, so the limit reveals nothing.
+    let account = store::user::normalize_email(&body.email);
+    let now = std::time::Instant::now();
+    state
+        .limits
+        .login_account
+        .check(&account, now)
+        .map_err(limited)?;
+    let result = session::login(
         &state.db,
         &state.keys,
         state.settings.refresh_token_ttl(),
@@ -53,8 +66,11 @@ pub async fn login(
         body.organization_id,
         chrono::Utc::now(),
     )
-    .await?;
-    Ok(HttpResponse::Ok().json(pair))
+    .await;
+    if matches!(result, Err(ApiError::Unauthorized { .. })) {
+        let _ = state.limits.login_account.hit(&account, now);
+    }
+    Ok(HttpResponse::Ok().json(result?))
 }
 
 /// Exchange a refresh token for a new token pair (the old refresh token stops working).

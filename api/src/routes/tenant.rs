@@ -43,6 +43,18 @@ pub fn mask_phone(phone: &str) -> String {
     }
 }
 
+/// A name as the public door page shows it: the first letter of its first word, then stars
+/// ("张伟 Zhang Wei" → "张*", "Zhang San" → "Z***"); the same rule as the web door page.
+pub fn mask_name(name: &str) -> String {
+    let first = name.split_whitespace().next().unwrap_or_default();
+    let mut chars = first.chars();
+    let Some(initial) = chars.next() else {
+        return String::new();
+    };
+    let stars = chars.count().clamp(1, 3);
+    format!("{initial}{}", "*".repeat(stars))
+}
+
 /// Whether a role sees full phone numbers.
 pub fn sees_phones(role: Role) -> bool {
     matches!(role, Role::PlatformAdmin | Role::OrgAdmin | Role::Operator)

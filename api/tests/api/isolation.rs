@@ -189,6 +189,16 @@ fn routes(ids: &Ids) -> Vec<(Method, String, Option<Value>)> {
         ),
         (
             Method::POST,
+            format!("/api/v1/meters/{}/commands", ids.meter),
+            Some(json!({"action": "read_now"})),
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/meters/{}/commands", ids.meter),
+            None,
+        ),
+        (
+            Method::POST,
             "/api/v1/meters".to_owned(),
             Some(
                 json!({"gateway_id": ids.gateway, "bus": "b", "slave": 1, "wire_id": "m-x", "model": "x"}),
@@ -214,6 +224,7 @@ async fn snapshot(app: &TestApp) -> String {
         "ledger_entries",
         "outbox",
         "audit_log",
+        "commands",
     ] {
         let sql = format!("SELECT * FROM {table} WHERE organization_id = '{org}' ORDER BY 1");
         let rows = app
@@ -364,6 +375,29 @@ async fn roles_are_enforced() {
                 None,
                 false,
             ),
+            (&operator, Method::GET, "/api/v1/audit".into(), None, false),
+            (
+                &operator,
+                Method::GET,
+                "/api/v1/stats/overview".into(),
+                None,
+                true,
+            ),
+            (
+                &viewer,
+                Method::GET,
+                "/api/v1/stats/overview".into(),
+                None,
+                true,
+            ),
+            (
+                &tech,
+                Method::GET,
+                "/api/v1/stats/overview".into(),
+                None,
+                false,
+            ),
+            (&viewer, Method::GET, "/api/v1/audit".into(), None, false),
         ];
         for (token, method, path, body, allowed) in cases {
             let res = app.call(method.clone(), &path, token, body.as_ref()).await;

@@ -9,4 +9,7 @@ mod counter;
 mod health;
 mod isolation;
 mod openapi;
+mod operations;
 mod property;
+mod self_service;
+mod tenant_auth;

@@ -17,6 +17,8 @@ pub struct TestApp {
     pub admin_b: String,
     pub db: DatabaseConnection,
     pub seeded: store::testing::TwoOrgs,
+    /// The live cache the app reads (the worker's role in these tests is played by `put`).
+    pub live: store::live::LiveCache,
     // Keeps the database (and its temp dir) alive for the test.
     _test_db: TestDb,
     data_dir_guard: tempfile::TempDir,
@@ -139,7 +141,12 @@ pub async fn spawn_app(test_db: TestDb) -> TestApp {
         data_dir: data_dir.path().to_owned(),
         ..Settings::default()
     };
-    let app = api::Application::build(settings, db.clone()).unwrap();
+    let live = store::live::LiveCache::in_process();
+    let services = api::startup::Services {
+        live: live.clone(),
+        ..api::startup::Services::embedded(&settings)
+    };
+    let app = api::Application::build_with(settings, db.clone(), services).unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     TestApp {
@@ -151,7 +158,65 @@ pub async fn spawn_app(test_db: TestDb) -> TestApp {
         admin_b: "admin@b.example".to_owned(),
         db: db.clone(),
         seeded,
+        live,
         _test_db: test_db,
         data_dir_guard: data_dir,
+    }
+}
+
+impl TestApp {
+    /// The codes sent to `phone` so far, oldest first (the embedded notifier's files).
+    pub fn sms_codes(&self, phone: &str) -> Vec<String> {
+        let dir = self.data_dir().join("outbox").join("sms");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        files.retain(|p| p.extension().is_some_and(|e| e == "json"));
+        files.sort();
+        files
+            .into_iter()
+            .filter_map(|p| {
+                let sms: store::notifier::SmsFile =
+                    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+                (sms.to == phone).then(|| {
+                    let digits: String = sms
+                        .text
+                        .split(|c: char| !c.is_ascii_digit())
+                        .find(|w| w.len() == 6)
+                        .unwrap()
+                        .to_owned();
+                    digits
+                })
+            })
+            .collect()
+    }
+
+    /// Asks for a code, answering the HTTP status.
+    pub async fn request_otp(&self, phone: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v1/tenant/auth/otp"))
+            .json(&serde_json::json!({ "phone": phone }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn verify_otp(&self, phone: &str, code: &str, consent: bool) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v1/tenant/auth/verify"))
+            .json(&serde_json::json!({ "phone": phone, "code": code, "consent": consent }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Signs a tenant in by phone (with consent): their access token.
+    pub async fn tenant_token(&self, phone: &str) -> String {
+        assert_eq!(self.request_otp(phone).await.status(), 202);
+        let code = self.sms_codes(phone).pop().expect("a code was sent");
+        let res = self.verify_otp(phone, &code, true).await;
+        assert_eq!(res.status(), 200);
+        let body: serde_json::Value = res.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
     }
 }

@@ -1,0 +1,247 @@
+//! Meter commands: `POST /api/v1/meters/{id}/commands` queues one (`202 {id, seq, state}`) with
+//! the meter's next seq and a `meter.command_queued` outbox row in the same transaction;
+//! `GET` lists a meter's commands with their states.
+//!
+//! Rules kept here (invariant 4): a trip of a protected account is refused; a close of an
+//! account at or below its trip threshold needs `"override": true` and an `until` time, and
+//! tells charge control to keep the power on until then (otherwise the next reading trips it
+//! again); a trip tells charge control the account is force-tripped (otherwise the next
+//! reading restores it). Each is audited.
+
+use actix_web::{get, post, web, HttpResponse};
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::TransactionTrait as _;
+use serde::{Deserialize, Serialize};
+use store::command::{Command, CommandAction};
+use store::{Account, MeterId, OrgId};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::context::roles;
+use crate::auth::OrgContext;
+use crate::error::{ApiError, Problem};
+use crate::list::{ListQuery, ListResponse};
+use crate::startup::AppState;
+
+/// How long a queued command may wait for its gateway before it expires.
+const COMMAND_TTL_MINUTES: i64 = 15;
+/// The longest a forced close may last.
+const MAX_OVERRIDE_DAYS: i64 = 31;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCommand {
+    /// `trip`, `close`, `alarm_on`, `alarm_off`, `read_now` or `sync_time`.
+    pub action: String,
+    /// Close an account at or below its trip threshold anyway (needs `until`).
+    #[serde(default, rename = "override")]
+    pub override_: bool,
+    /// Until when a forced close holds (at most 31 days ahead).
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// A command and where it is.
+#[derive(Serialize, ToSchema)]
+pub struct CommandView {
+    pub id: Uuid,
+    pub meter_id: Uuid,
+    pub seq: i64,
+    pub action: String,
+    /// `queued`, `sent`, `acked`, `succeeded`, `failed`, `expired`.
+    pub state: String,
+    pub attempts: i32,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub acked_at: Option<DateTime<Utc>>,
+    /// Relay read back with the ack.
+    pub relay: Option<String>,
+    pub detail: Option<String>,
+    pub requested_by: Option<Uuid>,
+}
+
+impl From<Command> for CommandView {
+    fn from(c: Command) -> Self {
+        CommandView {
+            id: c.id.into(),
+            meter_id: c.meter_id.into(),
+            seq: c.seq,
+            action: c.action,
+            state: c.state.as_str().to_owned(),
+            attempts: c.attempts,
+            issued_at: c.issued_at,
+            expires_at: c.expires_at,
+            acked_at: c.acked_at,
+            relay: c.relay,
+            detail: c.detail,
+            requested_by: c.requested_by.map(Into::into),
+        }
+    }
+}
+
+fn meter_not_found(e: store::StoreError) -> ApiError {
+    ApiError::from_store(e, "meter_not_found", "meter")
+}
+
+/// The open account of the meter's unit, if any.
+async fn account_of(
+    state: &AppState,
+    org: OrgId,
+    meter: MeterId,
+) -> Result<Option<Account>, ApiError> {
+    let m = store::meter::get(&state.db, org, meter)
+        .await
+        .map_err(meter_not_found)?;
+    let Some(unit) = m.unit_id else {
+        return Ok(None);
+    };
+    let filter = store::account::AccountFilter {
+        unit_id: Some(unit),
+        status: Some(store::AccountStatus::Open),
+        ..Default::default()
+    };
+    let page =
+        store::account::list_filtered(&state.db, org, &filter, store::Page::new(1, 1)).await?;
+    Ok(page.items.into_iter().next())
+}
+
+/// The trip threshold in force for an account: its own, else its site's.
+async fn trip_threshold_fen(state: &AppState, a: &Account) -> Result<i64, ApiError> {
+    if let Some(t) = a.trip_threshold_fen {
+        return Ok(t);
+    }
+    let org = a.organization_id;
+    let unit = store::unit::get(&state.db, org, a.unit_id).await?;
+    let building = store::building::get(&state.db, org, unit.building_id).await?;
+    Ok(store::site::get(&state.db, org, building.site_id)
+        .await?
+        .trip_threshold_fen)
+}
+
+/// Send a command to a meter.
+#[utoipa::path(post, path = "/api/v1/meters/{id}/commands", tag = "devices", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = NewCommand,
+    responses((status = 202, body = CommandView),
+        (status = 400, description = "`invalid_action`, `invalid_until`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`meter_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`override_required`, `account_protected`", body = Problem, content_type = "application/problem+json")))]
+#[post("/meters/{id}/commands")]
+pub async fn send(
+    ctx: OrgContext,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: web::Json<NewCommand>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(roles::DEVICES)?;
+    let body = body.into_inner();
+    let action: CommandAction = body
+        .action
+        .parse()
+        .ok()
+        .filter(|a| *a != CommandAction::SetParams)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_action",
+                "action is trip, close, alarm_on, alarm_off, read_now or sync_time",
+            )
+        })?;
+    let meter = MeterId::from(*id);
+    let now = Utc::now();
+    let account = account_of(&state, ctx.org_id, meter).await?;
+    // What charge control must be told so that it does not undo the command.
+    let mut control: Option<serde_json::Value> = None;
+    match (action, &account) {
+        (CommandAction::Trip, Some(a)) => {
+            if a.protected {
+                return Err(ApiError::conflict(
+                    "account_protected",
+                    "the account is protected (保电): lift protection before tripping",
+                ));
+            }
+            control = Some(serde_json::json!({"account_id": a.id, "action": "force_trip"}));
+        }
+        (CommandAction::Close, Some(a)) => {
+            if a.balance_fen <= trip_threshold_fen(&state, a).await? {
+                let (true, Some(until)) = (body.override_, body.until) else {
+                    return Err(ApiError::conflict(
+                        "override_required",
+                        "the balance is at or below the trip threshold: closing needs \
+                         \"override\": true and \"until\"",
+                    ));
+                };
+                if until <= now || until > now + Duration::days(MAX_OVERRIDE_DAYS) {
+                    return Err(ApiError::bad_request(
+                        "invalid_until",
+                        "until must be in the future and at most 31 days ahead",
+                    ));
+                }
+                control = Some(
+                    serde_json::json!({"account_id": a.id, "action": "force_close", "until": until}),
+                );
+            } else {
+                // Ends a forced trip, if any; otherwise charge control settles as usual.
+                control = Some(serde_json::json!({"account_id": a.id, "action": "release"}));
+            }
+        }
+        _ => {}
+    }
+    let expires_at = now + Duration::minutes(COMMAND_TTL_MINUTES);
+    let command = state
+        .db
+        .transaction::<_, Command, ApiError>(|txn| {
+            Box::pin(async move {
+                let c = store::command::queue_command(
+                    txn,
+                    ctx.org_id,
+                    meter,
+                    action,
+                    expires_at,
+                    Some(ctx.user_id),
+                )
+                .await
+                .map_err(meter_not_found)?;
+                if let Some(payload) = &control {
+                    store::outbox::enqueue(
+                        txn,
+                        Some(ctx.org_id),
+                        store::outbox::kind::ACCOUNT_CONTROL_CHANGED,
+                        payload.clone(),
+                    )
+                    .await?;
+                }
+                ctx.audit(
+                    txn,
+                    "meter.command",
+                    "meter",
+                    meter,
+                    serde_json::json!({"command_id": c.id, "seq": c.seq, "action": action,
+                        "override": body.override_, "until": body.until, "control": control}),
+                )
+                .await?;
+                Ok(c)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Accepted().json(CommandView::from(command)))
+}
+
+/// A meter's commands, newest first.
+#[utoipa::path(get, path = "/api/v1/meters/{id}/commands", tag = "devices", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ListQuery),
+    responses((status = 200, body = ListResponse<CommandView>),
+        (status = 404, description = "`meter_not_found`", body = Problem, content_type = "application/problem+json")))]
+#[get("/meters/{id}/commands")]
+pub async fn history(
+    ctx: OrgContext,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    page: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.require(roles::READ)?;
+    let page = page.page()?;
+    let meter = MeterId::from(*id);
+    store::meter::get(&state.db, ctx.org_id, meter)
+        .await
+        .map_err(meter_not_found)?;
+    let paged = store::command::list_for_meter(&state.db, ctx.org_id, meter, page).await?;
+    Ok(HttpResponse::Ok().json(ListResponse::from_paged(paged, page, CommandView::from)))
+}
