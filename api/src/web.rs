@@ -12,6 +12,7 @@ mod account;
 mod assets;
 mod board;
 mod chart;
+mod control;
 mod counter;
 mod dashboard;
 mod door;
@@ -44,6 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(dashboard::accounts)
         .service(account::page)
         .service(counter::submit)
+        .service(control::submit)
         .service(board::sites)
         .service(board::building_board)
         .service(board::qr_sheet)

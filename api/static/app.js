@@ -17,8 +17,10 @@
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {
     form.addEventListener("submit", function (event) {
       var amount = amountOf(form);
-      // A malformed amount goes to the server, which shows the error next to the field.
-      if (!/^\d+(\.\d{1,2})?$/.test(amount)) return;
+      // A malformed amount goes to the server, which shows the error next to the field; power
+      // forms have no amount.
+      var moneyForm = form.querySelector("input[name=amount],input[name=custom],input[name=preset]");
+      if (moneyForm && !/^\d+(\.\d{1,2})?$/.test(amount)) return;
       var question = form.getAttribute("data-confirm").replace("{amount}", amount);
       if (window.confirm(question)) {
         form.querySelector("input[name=confirmed]").value = "1";

@@ -1,5 +1,6 @@
 //! The account page (`/accounts/{id}`): balance, state, ledger, usage chart, commands, and the
-//! counter payment form (`POST /accounts/{id}/counter`, see [`super::counter`]).
+//! counter payment form (`POST /accounts/{id}/counter`, see [`super::counter`]), and the
+//! trip / close / protect buttons (`POST /accounts/{id}/control`, see [`super::control`]).
 //!
 //! Rules it keeps: another organization's account answers 404; the money form is shown only to
 //! roles that may take money, and carries a one-time token so a double submit credits once.
@@ -17,7 +18,7 @@ use super::i18n::text;
 use super::page::{random_token, WebError};
 use super::query;
 use super::session::Manager;
-use super::{chart, counter};
+use super::{chart, control, counter};
 
 const LEDGER_ROWS: u64 = 50;
 
@@ -37,6 +38,7 @@ pub fn parse_account_id(raw: &str) -> Result<AccountId, WebError> {
 #[derive(Deserialize)]
 pub struct AccountQuery {
     paid: Option<i64>,
+    done: Option<String>,
 }
 
 #[get("/accounts/{id}")]
@@ -48,9 +50,12 @@ pub async fn page(
     let id = parse_account_id(&path)?;
     let flash = match q.paid {
         Some(entry) => counter::flash(&m, id, LedgerEntryId(entry)).await?,
-        None => None,
+        None => q
+            .done
+            .as_deref()
+            .and_then(|d| control::flash(m.web.lang, d)),
     };
-    let form = context! { amount => "", memo => "" };
+    let form = context! { amount => "", memo => "", reason => "" };
     render(&m, id, StatusCode::OK, flash, form, context! {}).await
 }
 

@@ -86,7 +86,8 @@ pub async fn submit(
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     let (Some(amount), true, true) = (amount, errors.is_empty(), token_ok) else {
-        let refill = context! { amount => form.amount.trim(), memo => form.memo.trim() };
+        let refill =
+            context! { amount => form.amount.trim(), memo => form.memo.trim(), reason => "" };
         let status = StatusCode::UNPROCESSABLE_ENTITY;
         return account::render(
             &m,

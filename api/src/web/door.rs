@@ -70,7 +70,8 @@ pub fn mask_name(name: &str) -> String {
     format!("{initial}{}", "*".repeat(stars))
 }
 
-async fn trip_threshold_fen(
+/// The trip threshold in force: the account's own, else its site's.
+pub async fn trip_threshold_fen(
     db: &sea_orm::DatabaseConnection,
     a: &Account,
 ) -> Result<i64, StoreError> {

@@ -6,5 +6,6 @@
 mod support;
 
 mod browser;
+mod control;
 mod dashboard;
 mod door;
