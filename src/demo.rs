@@ -101,9 +101,14 @@ pub async fn start(
 
     let site = Site::start(&db, seeded.org, &settings.data_dir, &mqtt_url, args.speed).await?;
 
-    // The API reads live balances from the database until it can share the worker's cache.
-    drop(live);
-    let app = api::Application::build(settings, db.clone())?;
+    // The API shares the worker's cache, so tenant pages show its snapshots as they change.
+    let services = api::startup::Services {
+        live,
+        notifier: std::sync::Arc::new(store::notifier::FileOutboxNotifier::new(
+            settings.data_dir.join("outbox"),
+        )),
+    };
+    let app = api::Application::build_with(settings, db.clone(), services)?;
     let server = app.into_server();
     let handle = server.handle();
     let server_task = tokio::spawn(server);
