@@ -30,6 +30,14 @@ where
     }
 }
 
+/// The energy register of an explicit-map meter (holding 0, u32 x 0.01 kWh), in 0.01 kWh.
+async fn energy_centi_kwh(demo: &demo::RunningDemo, meter: &DemoMeter) -> Option<u32> {
+    let addr = demo.site.simulator_of(meter).addr();
+    let mut ctx = tcp::connect_slave(addr, Slave(meter.slave)).await.ok()?;
+    let regs = ctx.read_holding_registers(0, 2).await.ok()?.ok()?;
+    Some((u32::from(regs[0]) << 16) | u32::from(regs[1]))
+}
+
 /// The relay of an explicit-map meter, read over Modbus TCP from its simulator (coil 0:
 /// 1 closed, 0 open).
 async fn relay_closed(demo: &demo::RunningDemo, meter: &DemoMeter) -> Option<bool> {
@@ -162,5 +170,34 @@ async fn demo_trips_a_low_account_and_a_sandbox_top_up_restores_it() {
     // Money is conserved: every balance equals the sum of its ledger entries.
     let mismatches = store::unscoped::verify_balances(&demo.db).await.unwrap();
     assert!(mismatches.is_empty(), "{mismatches:?}");
+
+    // A restart on the same data directory continues: the simulated registers never go down
+    // (which rating would take for a tampered meter), and nothing is seeded twice.
+    let before = energy_centi_kwh(&demo, &meter).await.unwrap();
+    let accounts = demo.seeded.accounts.len();
+    let low_meter = low.meter.clone();
+    demo.stop().await;
+    let settings = api::Settings {
+        data_dir: dir.path().to_owned(),
+        ..api::Settings::default()
+    };
+    let demo = demo::start(settings, worker::Settings::default(), &args)
+        .await
+        .unwrap();
+    assert!(!demo.seeded.created);
+    assert_eq!(demo.seeded.accounts.len(), accounts);
+    let meter = demo
+        .site
+        .meters
+        .iter()
+        .find(|m| m.wire_id == low_meter)
+        .unwrap()
+        .clone();
+    let after = energy_centi_kwh(&demo, &meter).await.unwrap();
+    assert!(
+        after >= before,
+        "register went from {before} to {after} across the restart"
+    );
+    assert_eq!(relay_closed(&demo, &meter).await, Some(true));
     demo.stop().await;
 }
