@@ -1,6 +1,7 @@
 //! The tenant's door page (`/t/{account_no}`), opened from the QR code on the door: balance in
 //! large type, power state, "about N days left", "pay ¥X to restore power", top-up, and the
-//! live balance over Server-Sent Events (`/t/{account_no}/events`).
+//! live balance over Server-Sent Events (`/t/{account_no}/events`), woken by the live cache's
+//! announcements (`AppState::live`), with the database as the fallback.
 //!
 //! Rules it keeps (ARCHITECTURE.md invariant 5's one exception): anyone with the number sees
 //! only the balance, the power state, the unit and a masked name, and may pay; nothing else
@@ -14,7 +15,9 @@ use chrono::Utc;
 use futures_util::stream;
 use minijinja::context;
 use serde::Serialize;
+use store::live::LiveSnapshot;
 use store::{Account, StoreError};
+use tokio::sync::broadcast;
 
 use super::page::WebError;
 use super::query;
@@ -22,10 +25,10 @@ use crate::startup::AppState;
 
 /// The amounts offered as buttons, in yuan.
 pub const PRESETS: [i64; 6] = [10, 20, 50, 100, 200, 500];
-/// How often an open door page's stream looks at the balance.
-const POLL: Duration = Duration::from_secs(1);
-/// A comment line this often keeps proxies from closing an idle stream.
-const KEEPALIVE_POLLS: u32 = 15;
+/// How long an open door page's stream waits for an announcement before it reads the database
+/// (the cache may be down or behind) and sends a comment line that keeps proxies from closing
+/// an idle stream.
+const FALLBACK: Duration = Duration::from_secs(15);
 /// Days of use behind the "days left" estimate.
 const ESTIMATE_DAYS: i64 = 14;
 
@@ -212,28 +215,38 @@ pub async fn events(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
+    // Subscribed before the first read, so a change between the two is not missed.
+    let announcements = state.live.subscribe();
     let a = find(&state.db, &path).await?;
     let first = live_of(&state.db, &a).await?;
-    let no = a.account_no.clone();
     let initial = event(&first);
-    // Polls the database: the worker's live-cache announcements will replace the wait once
-    // the API state carries the cache; the database stays the fallback.
     let updates = stream::unfold(
-        (state, no, first, 0u32),
-        |(state, no, last, polls)| async move {
-            tokio::time::sleep(POLL).await;
-            let current = match store::unscoped::find_by_account_no(&state.db, &no).await {
-                Ok(Some(a)) => live_of(&state.db, &a).await.ok(),
-                _ => None,
+        (state, a, first, announcements),
+        |(state, a, last, mut announcements)| async move {
+            let woke = tokio::time::timeout(FALLBACK, next_change(&mut announcements, &a)).await;
+            // An announcement carries the new balance and state; otherwise (nothing announced
+            // for a while, or announcements were missed) the database says what is true now.
+            let timed_out = woke.is_err();
+            let current = match woke {
+                Ok(Some(snapshot)) => with_snapshot(&a, &snapshot),
+                _ => store::unscoped::find_by_account_no(&state.db, &a.account_no)
+                    .await
+                    .ok()
+                    .flatten(),
             };
-            let (chunk, last) = match current {
+            let live = match &current {
+                Some(now) => live_of(&state.db, now).await.ok(),
+                None => None,
+            };
+            let (chunk, last) = match live {
                 Some(now) if now != last => (event(&now), now),
-                _ if polls % KEEPALIVE_POLLS == 0 => (": keepalive\n\n".to_owned(), last),
+                _ if timed_out => (": keepalive\n\n".to_owned(), last),
                 _ => (String::new(), last),
             };
+            let a = current.unwrap_or(a);
             Some((
                 Ok::<_, std::convert::Infallible>(web::Bytes::from(chunk)),
-                (state, no, last, polls.wrapping_add(1)),
+                (state, a, last, announcements),
             ))
         },
     );
@@ -245,6 +258,30 @@ pub async fn events(
         // Compression would hold events back in the encoder's buffer.
         .insert_header(actix_web::http::header::ContentEncoding::Identity)
         .streaming(body))
+}
+
+/// Waits for the next announcement about this account: `Some` with its snapshot, `None` when
+/// some were missed (the caller reads the database). Never returns once the channel is closed.
+async fn next_change(
+    announcements: &mut broadcast::Receiver<LiveSnapshot>,
+    a: &Account,
+) -> Option<LiveSnapshot> {
+    loop {
+        match announcements.recv().await {
+            Ok(snapshot) if snapshot.account_id == a.id => return Some(snapshot),
+            Ok(_) => {}
+            Err(broadcast::error::RecvError::Lagged(_)) => return None,
+            Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
+        }
+    }
+}
+
+/// The account as the snapshot describes it (its threshold still comes from the account).
+fn with_snapshot(a: &Account, snapshot: &LiveSnapshot) -> Option<Account> {
+    let mut a = a.clone();
+    a.balance_fen = snapshot.balance.to_fen().ok()?;
+    a.cc_state.clone_from(&snapshot.cc_state);
+    Some(a)
 }
 
 fn event(live: &Live) -> String {

@@ -303,6 +303,7 @@ async fn tenant_flow(app: &crate::support::WebApp, c: &Client) {
         .await
         .unwrap();
     set_state(app, "normal").await;
+    app.announce_a().await;
     c.wait()
         .at_most(PATIENCE)
         .for_element(Locator::XPath(

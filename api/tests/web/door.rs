@@ -147,12 +147,14 @@ async fn the_live_stream_starts_with_the_balance_and_follows_changes() {
         )
         .await
         .unwrap();
-        // The stream is read until the change arrives (it polls every second).
+        // The worker announces the change; the stream wakes on it, well before its 15 s
+        // fallback read of the database.
+        app.announce_a().await;
         let mut seen = String::new();
         while !seen.contains("150.00") {
-            let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), body.next())
+            let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), body.next())
                 .await
-                .expect("no update within 10 s")
+                .expect("no update within 5 s of the announcement")
                 .unwrap()
                 .unwrap();
             seen.push_str(std::str::from_utf8(&chunk).unwrap());

@@ -15,6 +15,8 @@ pub struct WebApp {
     pub db: DatabaseConnection,
     pub seeded: TwoOrgs,
     pub backend: &'static str,
+    /// The server's live cache: what the worker would announce after a balance change.
+    pub live: store::live::LiveCache,
     _test_db: TestDb,
     data_dir: tempfile::TempDir,
 }
@@ -94,6 +96,28 @@ impl WebApp {
         .unwrap();
     }
 
+    /// Announces organization A's account as the database has it now, as the worker does after
+    /// every balance or power change.
+    pub async fn announce_a(&self) {
+        let a = store::account::get(&self.db, self.seeded.a.org, self.seeded.a.account)
+            .await
+            .unwrap();
+        self.live
+            .put(&store::live::LiveSnapshot {
+                account_id: a.id,
+                organization_id: a.organization_id,
+                balance: a.balance(),
+                cc_state: a.cc_state.clone(),
+                relay: None,
+                last_reading_at: None,
+                today_kwh: domain::Energy::ZERO,
+                today_cost: domain::Money::ZERO,
+                updated_at: chrono::Utc::now(),
+            })
+            .await
+            .unwrap();
+    }
+
     /// The account number of organization A's seeded account.
     pub async fn account_no_a(&self) -> String {
         store::account::get(&self.db, self.seeded.a.org, self.seeded.a.account)
@@ -157,7 +181,9 @@ pub async fn spawn_web(test_db: TestDb) -> WebApp {
         public_base_url: "http://pay.example.com".to_owned(),
         ..Settings::default()
     };
-    let app = api::Application::build(settings, db.clone()).unwrap();
+    let services = api::startup::Services::embedded(&settings);
+    let live = services.live.clone();
+    let app = api::Application::build_with(settings, db.clone(), services).unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     WebApp {
@@ -165,6 +191,7 @@ pub async fn spawn_web(test_db: TestDb) -> WebApp {
         db,
         seeded,
         backend: test_db.backend(),
+        live,
         _test_db: test_db,
         data_dir,
     }
