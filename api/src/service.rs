@@ -3,3 +3,4 @@
 
 pub mod counter;
 pub mod live_view;
+pub mod power;

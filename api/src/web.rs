@@ -15,6 +15,7 @@ mod chart;
 mod control;
 mod counter;
 mod dashboard;
+mod desk;
 mod door;
 pub mod i18n;
 mod page;
@@ -46,6 +47,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(account::page)
         .service(counter::submit)
         .service(control::submit)
+        .service(desk::page)
+        .service(desk::day_end)
+        .service(desk::day_end_csv)
+        .service(desk::receipt_page)
+        .service(desk::reverse)
+        .service(desk::adjust)
         .service(board::sites)
         .service(board::building_board)
         .service(board::qr_sheet)

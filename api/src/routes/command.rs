@@ -2,15 +2,12 @@
 //! the meter's next seq and a `meter.command_queued` outbox row in the same transaction;
 //! `GET` lists a meter's commands with their states.
 //!
-//! Rules kept here (invariant 4): a trip of a protected account is refused; a close of an
-//! account at or below its trip threshold needs `"override": true` and an `until` time, and
-//! tells charge control to keep the power on until then (otherwise the next reading trips it
-//! again); a trip tells charge control the account is force-tripped (otherwise the next
-//! reading restores it). Each is audited.
+//! The rules (invariant 4: no trip while protected, a close below the trip threshold only with
+//! `"override": true` and an `until` time, what charge control is told) are kept by
+//! [`crate::service::power`], which the account page's buttons call too. Each is audited.
 
 use actix_web::{get, post, web, HttpResponse};
-use chrono::{DateTime, Duration, Utc};
-use sea_orm::TransactionTrait as _;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use store::command::{Command, CommandAction};
 use store::{Account, MeterId, OrgId};
@@ -21,12 +18,8 @@ use crate::auth::context::roles;
 use crate::auth::OrgContext;
 use crate::error::{ApiError, Problem};
 use crate::list::{ListQuery, ListResponse};
+use crate::service::power;
 use crate::startup::AppState;
-
-/// How long a queued command may wait for its gateway before it expires.
-const COMMAND_TTL_MINUTES: i64 = 15;
-/// The longest a forced close may last.
-const MAX_OVERRIDE_DAYS: i64 = 31;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -104,19 +97,6 @@ async fn account_of(
     Ok(page.items.into_iter().next())
 }
 
-/// The trip threshold in force for an account: its own, else its site's.
-async fn trip_threshold_fen(state: &AppState, a: &Account) -> Result<i64, ApiError> {
-    if let Some(t) = a.trip_threshold_fen {
-        return Ok(t);
-    }
-    let org = a.organization_id;
-    let unit = store::unit::get(&state.db, org, a.unit_id).await?;
-    let building = store::building::get(&state.db, org, unit.building_id).await?;
-    Ok(store::site::get(&state.db, org, building.site_id)
-        .await?
-        .trip_threshold_fen)
-}
-
 /// Send a command to a meter.
 #[utoipa::path(post, path = "/api/v1/meters/{id}/commands", tag = "devices", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = NewCommand,
@@ -145,82 +125,23 @@ pub async fn send(
             )
         })?;
     let meter = MeterId::from(*id);
-    let now = Utc::now();
     let account = account_of(&state, ctx.org_id, meter).await?;
-    // What charge control must be told so that it does not undo the command.
-    let mut control: Option<serde_json::Value> = None;
-    match (action, &account) {
-        (CommandAction::Trip, Some(a)) => {
-            if a.protected {
-                return Err(ApiError::conflict(
-                    "account_protected",
-                    "the account is protected (保电): lift protection before tripping",
-                ));
-            }
-            control = Some(serde_json::json!({"account_id": a.id, "action": "force_trip"}));
-        }
-        (CommandAction::Close, Some(a)) => {
-            if a.balance_fen <= trip_threshold_fen(&state, a).await? {
-                let (true, Some(until)) = (body.override_, body.until) else {
-                    return Err(ApiError::conflict(
-                        "override_required",
-                        "the balance is at or below the trip threshold: closing needs \
-                         \"override\": true and \"until\"",
-                    ));
-                };
-                if until <= now || until > now + Duration::days(MAX_OVERRIDE_DAYS) {
-                    return Err(ApiError::bad_request(
-                        "invalid_until",
-                        "until must be in the future and at most 31 days ahead",
-                    ));
-                }
-                control = Some(
-                    serde_json::json!({"account_id": a.id, "action": "force_close", "until": until}),
-                );
-            } else {
-                // Ends a forced trip, if any; otherwise charge control settles as usual.
-                control = Some(serde_json::json!({"account_id": a.id, "action": "release"}));
-            }
-        }
-        _ => {}
-    }
-    let expires_at = now + Duration::minutes(COMMAND_TTL_MINUTES);
-    let command = state
-        .db
-        .transaction::<_, Command, ApiError>(|txn| {
-            Box::pin(async move {
-                let c = store::command::queue_command(
-                    txn,
-                    ctx.org_id,
-                    meter,
-                    action,
-                    expires_at,
-                    Some(ctx.user_id),
-                )
-                .await
-                .map_err(meter_not_found)?;
-                if let Some(payload) = &control {
-                    store::outbox::enqueue(
-                        txn,
-                        Some(ctx.org_id),
-                        store::outbox::kind::ACCOUNT_CONTROL_CHANGED,
-                        payload.clone(),
-                    )
-                    .await?;
-                }
-                ctx.audit(
-                    txn,
-                    "meter.command",
-                    "meter",
-                    meter,
-                    serde_json::json!({"command_id": c.id, "seq": c.seq, "action": action,
-                        "override": body.override_, "until": body.until, "control": control}),
-                )
-                .await?;
-                Ok(c)
-            })
-        })
-        .await?;
+    let force = power::Override {
+        requested: body.override_,
+        until: body.until,
+    };
+    let command = power::send(
+        &state.db,
+        &ctx,
+        account.as_ref(),
+        &[meter],
+        action,
+        force,
+        Utc::now(),
+    )
+    .await?
+    .pop()
+    .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("one meter, one command")))?;
     Ok(HttpResponse::Accepted().json(CommandView::from(command)))
 }
 

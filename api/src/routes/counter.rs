@@ -326,51 +326,23 @@ pub async fn day_end(
             .with_timezone(&service::business_tz())
             .date_naive()
     });
-    let (from, to) = service::business_day(date);
-    let receipts = store::counter::between(&state.db, ctx.org_id, from, to).await?;
-    let mut sums: BTreeMap<(String, String), (u64, i64)> = BTreeMap::new();
-    let mut add = |group: &str, key: &str, fen: i64| {
-        let e = sums.entry((group.to_owned(), key.to_owned())).or_default();
-        e.0 += 1;
-        e.1 += fen;
+    let report = service::day_end(&state.db, ctx.org_id, date).await?;
+    let tally = |sum: service::Sum| Tally {
+        count: sum.count,
+        total: show(domain::Money::from_fen(sum.fen)),
     };
-    let mut net = 0i64;
-    for r in &receipts {
-        net += r.amount_fen;
-        add("kind", &r.kind, r.amount_fen);
-        if r.kind == "payment" {
-            add("method", r.method.as_deref().unwrap_or("-"), r.amount_fen);
-            add(
-                "cashier",
-                &r.cashier_id.map(|c| c.to_string()).unwrap_or_default(),
-                r.amount_fen,
-            );
-        }
-    }
-    let tally = |(count, fen): (u64, i64)| Tally {
-        count,
-        total: show(domain::Money::from_fen(fen)),
-    };
-    let group = |g: &str| {
-        sums.iter()
-            .filter(|((gg, _), _)| gg == g)
-            .map(|((_, k), v)| (k.clone(), tally(*v)))
+    let group = |g: &BTreeMap<String, service::Sum>| {
+        g.iter()
+            .map(|(k, v)| (k.clone(), tally(*v)))
             .collect::<BTreeMap<_, _>>()
-    };
-    let kind = |k: &str| {
-        tally(
-            sums.get(&("kind".to_owned(), k.to_owned()))
-                .copied()
-                .unwrap_or_default(),
-        )
     };
     Ok(HttpResponse::Ok().json(DayEndReport {
         date,
-        payments_by_method: group("method"),
-        payments_by_cashier: group("cashier"),
-        payments: kind("payment"),
-        reversals: kind("reversal"),
-        adjustments: kind("adjustment"),
-        net_total: show(domain::Money::from_fen(net)),
+        payments_by_method: group(&report.by_method),
+        payments_by_cashier: group(&report.by_cashier),
+        payments: tally(report.payments),
+        reversals: tally(report.reversals),
+        adjustments: tally(report.adjustments),
+        net_total: show(domain::Money::from_fen(report.net_fen)),
     }))
 }

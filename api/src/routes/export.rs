@@ -214,12 +214,23 @@ pub async fn day_end(
     q: web::Query<DayQuery>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(roles::READ_MONEY)?;
+    let date = q.date.unwrap_or_else(|| {
+        Utc::now()
+            .with_timezone(&service::business_tz())
+            .date_naive()
+    });
+    day_end_csv(&state.db, ctx.org_id, date).await
+}
+
+/// The day-end CSV of a business day; the manager's day-end page serves it too.
+pub async fn day_end_csv(
+    db: &sea_orm::DatabaseConnection,
+    org: store::OrgId,
+    date: chrono::NaiveDate,
+) -> Result<HttpResponse, ApiError> {
     let tz = service::business_tz();
-    let date = q
-        .date
-        .unwrap_or_else(|| Utc::now().with_timezone(&tz).date_naive());
     let (from, to) = service::business_day(date);
-    let receipts = store::counter::between(&state.db, ctx.org_id, from, to).await?;
+    let receipts = store::counter::between(db, org, from, to).await?;
     let mut csv = Csv::new(&[
         "receipt_no",
         "time",

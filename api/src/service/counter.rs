@@ -30,6 +30,82 @@ pub fn business_day(date: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
     (start, start + chrono::Duration::days(1))
 }
 
+/// How many receipts of a group and their signed total (fen).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sum {
+    pub count: u64,
+    pub fen: i64,
+}
+
+impl Sum {
+    fn add(&mut self, fen: i64) {
+        self.count += 1;
+        self.fen += fen;
+    }
+}
+
+/// The cashier's day-end report (日结) of one business day: the REST report, its CSV and the
+/// page all come from this.
+#[derive(Clone, Debug)]
+pub struct DayEnd {
+    pub date: NaiveDate,
+    /// Every receipt of the day, in number order.
+    pub receipts: Vec<Receipt>,
+    /// Payments by method (`cash`, `card`, `transfer`).
+    pub by_method: std::collections::BTreeMap<String, Sum>,
+    /// Payments by cashier id (empty string when none).
+    pub by_cashier: std::collections::BTreeMap<String, Sum>,
+    pub payments: Sum,
+    pub reversals: Sum,
+    pub adjustments: Sum,
+    /// Payments plus reversals plus adjustments.
+    pub net_fen: i64,
+}
+
+/// Adds up the organization's receipts of a business day.
+pub async fn day_end(
+    db: &DatabaseConnection,
+    org: OrgId,
+    date: NaiveDate,
+) -> Result<DayEnd, ApiError> {
+    let (from, to) = business_day(date);
+    let receipts = store::counter::between(db, org, from, to).await?;
+    let mut report = DayEnd {
+        date,
+        receipts: Vec::new(),
+        by_method: std::collections::BTreeMap::new(),
+        by_cashier: std::collections::BTreeMap::new(),
+        payments: Sum::default(),
+        reversals: Sum::default(),
+        adjustments: Sum::default(),
+        net_fen: 0,
+    };
+    for r in &receipts {
+        report.net_fen += r.amount_fen;
+        match r.kind.as_str() {
+            "payment" => {
+                report.payments.add(r.amount_fen);
+                let method = r.method.clone().unwrap_or_else(|| "-".to_owned());
+                report
+                    .by_method
+                    .entry(method)
+                    .or_default()
+                    .add(r.amount_fen);
+                let cashier = r.cashier_id.map(|c| c.to_string()).unwrap_or_default();
+                report
+                    .by_cashier
+                    .entry(cashier)
+                    .or_default()
+                    .add(r.amount_fen);
+            }
+            "reversal" => report.reversals.add(r.amount_fen),
+            _ => report.adjustments.add(r.amount_fen),
+        }
+    }
+    report.receipts = receipts;
+    Ok(report)
+}
+
 fn map(e: store::StoreError) -> ApiError {
     match e {
         store::StoreError::NotFound => ApiError::not_found("account_not_found", "account"),

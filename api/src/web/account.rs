@@ -1,9 +1,12 @@
-//! The account page (`/accounts/{id}`): balance, state, ledger, usage chart, commands, and the
-//! counter payment form (`POST /accounts/{id}/counter`, see [`super::counter`]), and the
-//! trip / close / protect buttons (`POST /accounts/{id}/control`, see [`super::control`]).
+//! The account page (`/accounts/{id}`): balance, state, ledger, counter receipts, daily charges
+//! and kWh charts, commands with their state, and the forms: counter payment
+//! (`POST /accounts/{id}/counter`, see [`super::counter`]), reversal (冲正) and adjustment
+//! (see [`super::desk`]), trip / close / protect (`POST /accounts/{id}/control`, see
+//! [`super::control`]).
 //!
-//! Rules it keeps: another organization's account answers 404; the money form is shown only to
-//! roles that may take money, and carries a one-time token so a double submit credits once.
+//! Rules it keeps: another organization's account answers 404; the money forms are shown only
+//! to roles that may take money (adjustments to org admins), and carry a one-time token so a
+//! double submit posts once.
 
 use std::collections::BTreeMap;
 
@@ -12,13 +15,13 @@ use actix_web::{get, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use minijinja::{context, Value};
 use serde::Deserialize;
-use store::{AccountId, AccountStatus, LedgerEntryId};
+use store::{AccountId, AccountStatus, OrgId};
 
-use super::i18n::text;
+use super::i18n::{text, Lang};
 use super::page::{random_token, WebError};
 use super::query;
 use super::session::Manager;
-use super::{chart, control, counter};
+use super::{chart, control, counter, desk};
 
 const LEDGER_ROWS: u64 = 50;
 
@@ -37,8 +40,22 @@ pub fn parse_account_id(raw: &str) -> Result<AccountId, WebError> {
 
 #[derive(Deserialize)]
 pub struct AccountQuery {
-    paid: Option<i64>,
+    receipt: Option<String>,
     done: Option<String>,
+}
+
+/// What the account page's forms show again after a refused post (all empty at first).
+#[derive(Default, serde::Serialize)]
+pub struct Refill {
+    pub amount: String,
+    pub memo: String,
+    pub method: String,
+    pub reason: String,
+    pub adj_amount: String,
+    pub adj_direction: String,
+    pub adj_reason: String,
+    pub rev_receipt: String,
+    pub rev_reason: String,
 }
 
 #[get("/accounts/{id}")]
@@ -48,15 +65,23 @@ pub async fn page(
     q: web::Query<AccountQuery>,
 ) -> Result<HttpResponse, WebError> {
     let id = parse_account_id(&path)?;
-    let flash = match q.paid {
-        Some(entry) => counter::flash(&m, id, LedgerEntryId(entry)).await?,
-        None => q
+    let flash = match q.receipt.as_deref().map(str::parse::<uuid::Uuid>) {
+        Some(Ok(receipt)) => counter::flash(&m, id, receipt).await?,
+        _ => q
             .done
             .as_deref()
-            .and_then(|d| control::flash(m.web.lang, d)),
+            .and_then(|d| control::flash(m.web.lang, d))
+            .map(|f| (f, None)),
     };
-    let form = context! { amount => "", memo => "", reason => "" };
-    render(&m, id, StatusCode::OK, flash, form, context! {}).await
+    render(
+        &m,
+        id,
+        StatusCode::OK,
+        flash,
+        Refill::default(),
+        context! {},
+    )
+    .await
 }
 
 /// Draws the account page; `form` and `errors` refill the counter form after a failed post.
@@ -64,8 +89,8 @@ pub async fn render(
     m: &Manager,
     id: AccountId,
     status: StatusCode,
-    flash: Option<String>,
-    form: Value,
+    flash: Option<(String, Option<String>)>,
+    form: Refill,
     errors: Value,
 ) -> Result<HttpResponse, WebError> {
     let state = m.web.state()?.clone();
@@ -89,7 +114,8 @@ pub async fn render(
                 meter => wire.get(&c.meter_id).cloned().unwrap_or_default(),
                 seq => c.seq,
                 action => c.action,
-                state => format!("{:?}", c.state).to_lowercase(),
+                state => c.state.as_str(),
+                detail => c.detail.unwrap_or_default(),
             }
         })
         .collect();
@@ -125,6 +151,8 @@ pub async fn render(
         text(lang, "usage_chart"),
         (text(lang, "chart_charges"), text(lang, "chart_topups")),
     )?;
+    let usage = usage_chart(&state.db, org, id, today, lang).await?;
+    let receipts = desk::receipts_of(&state.db, org, id, today).await?;
     let protect_reason = account.protect_reason.clone();
     let open = account.status == AccountStatus::Open;
     let row = query::with_names(&state.db, org, vec![account])
@@ -142,12 +170,45 @@ pub async fn render(
             commands => commands,
             ledger => ledger,
             chart => chart,
+            usage => usage,
+            receipts => receipts,
             may_act => m.session.may_act(),
+            may_adjust => m.session.is_admin(),
             open => open,
-            flash => flash,
+            flash => flash.as_ref().map(|f| f.0.clone()),
+            flash_receipt => flash.and_then(|f| f.1),
             payment_token => random_token(),
-            form => form,
+            form => Value::from_serialize(&form),
             errors => errors,
         },
     )
+}
+
+/// The account's kWh per day over the last 30 days, from the rated usage periods.
+async fn usage_chart(
+    db: &sea_orm::DatabaseConnection,
+    org: OrgId,
+    id: AccountId,
+    today: chrono::NaiveDate,
+    lang: Lang,
+) -> Result<String, WebError> {
+    const DAYS: u32 = 30;
+    let first = today - chrono::Duration::days(i64::from(DAYS) - 1);
+    let fmt = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
+    let wh: BTreeMap<_, _> =
+        store::usage_history::daily_of_account(db, org, id, &fmt(first), &fmt(today))
+            .await?
+            .into_iter()
+            .filter_map(|d| {
+                chrono::NaiveDate::parse_from_str(&d.period, "%Y-%m-%d")
+                    .ok()
+                    .map(|day| (day, d.energy_wh))
+            })
+            .collect();
+    Ok(chart::daily_energy(
+        &wh,
+        today,
+        DAYS,
+        text(lang, "usage_kwh_chart"),
+    )?)
 }

@@ -1,33 +1,32 @@
 //! Power buttons on the account page (`POST /accounts/{id}/control`): trip, close, protect
 //! (保电) and lift protection.
 //!
-//! Rules it keeps (invariant 4, as `POST /api/v1/meters/{id}/commands` keeps them): nothing
-//! happens before the manager confirms; viewers may not; a protected account is not tripped;
-//! an account at or below its trip threshold is not closed from here (the API's override with
-//! an end time is the way for that); protection needs a reason. A trip or close queues one
-//! command per meter of the unit with `store::command::queue_command` (command and outbox row)
-//! and tells charge control in the same transaction, so its next reading does not undo it;
-//! every change is audited.
+//! Rules it keeps: nothing happens before the manager confirms; viewers may not; protection
+//! needs a reason. Trip and close go through [`crate::service::power`], the service the REST
+//! API's `POST /api/v1/meters/{id}/commands` calls, so invariant 4 is kept in one place: a
+//! protected account is not tripped; an account at or below its trip threshold is not closed
+//! from here (the API's override with an end time is the way for that); one command per meter
+//! of the unit, and charge control is told in the same transaction; every change is audited.
 
 use std::collections::BTreeMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{post, web, HttpResponse};
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use minijinja::context;
 use sea_orm::TransactionTrait as _;
 use serde::Deserialize;
 use store::command::CommandAction;
-use store::{Account, AccountStatus, OrgId, UserId};
+use store::{Account, AccountStatus};
 
 use super::account::{self, parse_account_id};
 use super::i18n::text;
 use super::page::WebError;
+use super::query;
 use super::session::Manager;
-use super::{door, query};
-
-/// How long a queued command may wait for its gateway before it expires (as the API's).
-const COMMAND_TTL_MINUTES: i64 = 15;
+use crate::auth::OrgContext;
+use crate::error::ApiError;
+use crate::service::power;
 
 #[derive(Deserialize)]
 pub struct ControlForm {
@@ -71,22 +70,38 @@ impl Control {
     }
 }
 
-/// Why a control is refused for this account, as a catalogue key.
+/// Why a control is refused for this account, as a catalogue key. Trip and close are checked
+/// by the same service function the REST API's commands go through.
 async fn refusal(
     db: &sea_orm::DatabaseConnection,
     a: &Account,
     control: Control,
     reason: &str,
 ) -> Result<Option<&'static str>, WebError> {
-    Ok(match control {
-        _ if a.status != AccountStatus::Open => Some("err_account_closed"),
-        Control::Trip if a.protected => Some("err_trip_protected"),
-        Control::Close if a.balance_fen <= door::trip_threshold_fen(db, a).await? => {
-            Some("err_close_below_threshold")
-        }
-        Control::Protect if reason.is_empty() => Some("err_reason_required"),
+    if a.status != AccountStatus::Open {
+        return Ok(Some("err_account_closed"));
+    }
+    let action = match control {
+        Control::Protect if reason.is_empty() => return Ok(Some("err_reason_required")),
+        Control::Protect | Control::Unprotect => return Ok(None),
+        Control::Trip => CommandAction::Trip,
+        Control::Close => CommandAction::Close,
+    };
+    match power::charge_control_for(db, Some(a), action, power::Override::default(), Utc::now())
+        .await
+    {
+        Ok(_) => Ok(None),
+        Err(e) => refusal_key(&e).map(Some).ok_or_else(|| e.into()),
+    }
+}
+
+/// The catalogue key of a refusal of the power service.
+fn refusal_key(e: &ApiError) -> Option<&'static str> {
+    match e.code() {
+        "account_protected" => Some("err_trip_protected"),
+        "override_required" => Some("err_close_below_threshold"),
         _ => None,
-    })
+    }
 }
 
 #[post("/accounts/{id}/control")]
@@ -112,7 +127,10 @@ pub async fn submit(
             id,
             StatusCode::UNPROCESSABLE_ENTITY,
             None,
-            context! { amount => "", memo => "", reason => reason },
+            account::Refill {
+                reason,
+                ..account::Refill::default()
+            },
             minijinja::Value::from_serialize(&errors),
         )
         .await;
@@ -135,7 +153,7 @@ pub async fn submit(
             },
         );
     }
-    apply(&state.db, org, &acct, control, reason, m.session.user_id).await?;
+    apply(&state.db, &m.session.ctx(), &acct, control, reason).await?;
     Ok(m.web
         .redirect(&format!("/accounts/{id}?done={}", control.as_str())))
 }
@@ -149,22 +167,23 @@ fn control_field(control: Control) -> &'static str {
     }
 }
 
-/// Carries out a confirmed control in one transaction.
+/// Carries out a confirmed control: protection here, trip and close through
+/// [`power::send`] (one command per meter of the unit, one transaction).
 pub async fn apply(
     db: &sea_orm::DatabaseConnection,
-    org: OrgId,
+    ctx: &OrgContext,
     a: &Account,
     control: Control,
     reason: String,
-    actor: UserId,
 ) -> Result<(), WebError> {
-    let meters = query::meters_of_unit(db, org, a.unit_id).await?;
-    let txn = db.begin().await?;
-    let (action, charge_control) = match control {
+    let org = ctx.org_id;
+    let action = match control {
         Control::Protect | Control::Unprotect => {
             let protect = control == Control::Protect;
             let reason = Some(reason).filter(|r| !r.is_empty());
-            store::account::set_protection(&txn, org, a.id, protect, reason, Some(actor)).await?;
+            let txn = db.begin().await?;
+            store::account::set_protection(&txn, org, a.id, protect, reason, Some(ctx.user_id))
+                .await?;
             store::outbox::enqueue(
                 &txn,
                 Some(org),
@@ -175,36 +194,24 @@ pub async fn apply(
             txn.commit().await?;
             return Ok(());
         }
-        // A trip is a forced trip for charge control, or the next reading restores power; a
-        // close above the threshold ends a forced trip and lets charge control settle.
-        Control::Trip => (CommandAction::Trip, "force_trip"),
-        Control::Close => (CommandAction::Close, "release"),
+        Control::Trip => CommandAction::Trip,
+        Control::Close => CommandAction::Close,
     };
-    let expires_at = Utc::now() + Duration::minutes(COMMAND_TTL_MINUTES);
-    let mut queued = Vec::new();
-    for meter in &meters {
-        let c = store::command::queue_command(&txn, org, meter.id, action, expires_at, Some(actor))
-            .await?;
-        queued.push(serde_json::json!({ "command_id": c.id, "meter_id": meter.id, "seq": c.seq }));
-    }
-    store::outbox::enqueue(
-        &txn,
-        Some(org),
-        store::outbox::kind::ACCOUNT_CONTROL_CHANGED,
-        serde_json::json!({ "account_id": a.id, "action": charge_control }),
+    let meters: Vec<_> = query::meters_of_unit(db, org, a.unit_id)
+        .await?
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    power::send(
+        db,
+        ctx,
+        Some(a),
+        &meters,
+        action,
+        power::Override::default(),
+        Utc::now(),
     )
     .await?;
-    store::audit::record(
-        &txn,
-        Some(org),
-        Some(actor),
-        &format!("account.{}", control.as_str()),
-        "account",
-        &a.id.to_string(),
-        serde_json::json!({ "commands": queued }),
-    )
-    .await?;
-    txn.commit().await?;
     Ok(())
 }
 

@@ -1,14 +1,12 @@
-//! Counter payment (柜台收费) from the account page: a cashier takes cash or a card payment at
-//! the property office and credits the account.
+//! Counter payment (柜台收费) from the account page: a cashier takes cash, a card or a transfer
+//! at the property office and credits the account, with a numbered receipt to print.
 //!
 //! Rules it keeps: the amount is validated like the API's (`^\d+(\.\d{1,2})?$`, ¥0.01 to
 //! ¥50,000) and errors are shown next to the field; nothing is posted before the cashier
-//! confirms (a dialog with JavaScript, a confirmation page without); the form's one-time token
-//! is the ledger idempotency key, so a double submit credits once; the ledger entry, the
-//! `account.balance_changed` outbox row and the audit record are one transaction.
-//!
-//! The API engineer's counter-desk service will own this posting once it exists; this module
-//! then only validates and calls it.
+//! confirms (a dialog with JavaScript, a confirmation page without); the posting is the REST
+//! API's own service ([`crate::service::counter::take_payment`]: ledger entry, receipt,
+//! outbox row and audit record in one transaction), with the form's one-time token as the
+//! idempotency key, so a double submit credits once.
 
 use std::collections::BTreeMap;
 
@@ -16,15 +14,15 @@ use actix_web::http::StatusCode;
 use actix_web::{post, web, HttpResponse};
 use domain::Money;
 use minijinja::context;
-use sea_orm::TransactionTrait as _;
 use serde::Deserialize;
-use store::ledger::{NewEntry, Posting};
-use store::{AccountId, AccountStatus, LedgerEntryId, LedgerKind, OrgId, StoreError, UserId};
+use store::counter::PaymentMethod;
+use store::{AccountId, AccountStatus};
 
-use super::account::{self, parse_account_id};
+use super::account::{self, parse_account_id, Refill};
 use super::i18n::text;
 use super::page::WebError;
 use super::session::Manager;
+use crate::service::counter as service;
 
 /// The largest single counter payment.
 const MAX_FEN: i64 = 5_000_000;
@@ -41,6 +39,16 @@ pub struct CounterForm {
     amount: String,
     #[serde(default)]
     memo: String,
+    #[serde(default)]
+    method: String,
+}
+
+/// Whether a form's one-time token looks like one the pages hand out.
+pub fn token_ok(token: &str) -> bool {
+    (16..=64).contains(&token.len())
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// A money amount typed by a person: the API's format and a sane range; the error is a
@@ -80,21 +88,18 @@ pub async fn submit(
     if acct.status != AccountStatus::Open {
         errors.insert("amount", "err_account_closed");
     }
-    let token_ok = (16..=64).contains(&form.token.len())
-        && form
-            .token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    let (Some(amount), true, true) = (amount, errors.is_empty(), token_ok) else {
-        let refill =
-            context! { amount => form.amount.trim(), memo => form.memo.trim(), reason => "" };
+    let method = parse_method(&form.method);
+    if method.is_none() {
+        errors.insert("method", "err_method");
+    }
+    let (Some(amount), true, true) = (amount, errors.is_empty(), token_ok(&form.token)) else {
         let status = StatusCode::UNPROCESSABLE_ENTITY;
         return account::render(
             &m,
             id,
             status,
             None,
-            refill,
+            refill(&form),
             minijinja::Value::from_serialize(&errors),
         )
         .await;
@@ -103,6 +108,7 @@ pub async fn submit(
         let question = text(m.web.lang, "confirm_counter")
             .replace("{account}", &acct.account_no)
             .replace("{amount}", &amount.to_string());
+        let method = method.unwrap_or(PaymentMethod::Cash);
         return m.web.render(
             "confirm.html",
             context! {
@@ -115,106 +121,97 @@ pub async fn submit(
                     token => &form.token,
                     amount => amount.to_string(),
                     memo => form.memo.trim(),
+                    method => method.as_str(),
                 },
             },
         );
     }
-    let memo =
+    let note =
         Some(form.memo.trim().chars().take(200).collect::<String>()).filter(|s| !s.is_empty());
-    let posting = post_counter_payment(
+    let outcome = service::take_payment(
         &state.db,
         org,
+        m.session.user_id,
         id,
         amount,
-        &form.token,
-        memo,
-        m.session.user_id,
+        method.unwrap_or(PaymentMethod::Cash),
+        note,
+        &format!("web:{}", form.token),
     )
-    .await?;
-    let dup = if posting.duplicate { "&dup=1" } else { "" };
-    Ok(m.web
-        .redirect(&format!("/accounts/{id}?paid={}{dup}", posting.entry.id)))
+    .await;
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) if e.code() == "account_closed" => {
+            let errors = BTreeMap::from([("amount", "err_account_closed")]);
+            return account::render(
+                &m,
+                id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                refill(&form),
+                minijinja::Value::from_serialize(&errors),
+            )
+            .await;
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let dup = if outcome.duplicate { "&dup=1" } else { "" };
+    Ok(m.web.redirect(&format!(
+        "/accounts/{id}?receipt={}{dup}",
+        outcome.receipt.id
+    )))
 }
 
-/// Credits a counter payment: ledger entry, outbox row and audit record in one transaction.
-pub async fn post_counter_payment(
-    db: &sea_orm::DatabaseConnection,
-    org: OrgId,
-    account: AccountId,
-    amount: Money,
-    token: &str,
-    memo: Option<String>,
-    cashier: UserId,
-) -> Result<Posting, StoreError> {
-    let txn = db.begin().await?;
-    let posting = store::ledger::post_in_txn(
-        &txn,
-        org,
-        NewEntry {
-            account_id: account,
-            kind: LedgerKind::Topup,
-            amount,
-            idempotency_key: format!("counter:{token}"),
-            corrects: None,
-            memo,
-            created_by: Some(cashier),
-        },
-    )
-    .await?;
-    if !posting.duplicate {
-        store::outbox::enqueue(
-            &txn,
-            Some(org),
-            store::outbox::kind::BALANCE_CHANGED,
-            serde_json::json!({ "account_id": account }),
-        )
-        .await?;
-        store::audit::record(
-            &txn,
-            Some(org),
-            Some(cashier),
-            "account.counter_payment",
-            "account",
-            &account.to_string(),
-            serde_json::json!({
-                "amount": amount.to_string(),
-                "entry_id": posting.entry.id.0,
-            }),
-        )
-        .await?;
+fn refill(form: &CounterForm) -> Refill {
+    Refill {
+        amount: form.amount.trim().to_owned(),
+        memo: form.memo.trim().to_owned(),
+        method: form.method.clone(),
+        ..Refill::default()
     }
-    txn.commit().await?;
-    Ok(posting)
 }
 
-/// The message after a payment: what was received and the balance now.
+/// A payment method from the form (`cash` when none is chosen, as at most counters).
+pub fn parse_method(raw: &str) -> Option<PaymentMethod> {
+    match raw {
+        "" | "cash" => Some(PaymentMethod::Cash),
+        "card" => Some(PaymentMethod::Card),
+        "transfer" => Some(PaymentMethod::Transfer),
+        _ => None,
+    }
+}
+
+/// The message after a payment: what was received and the balance now; and the receipt to
+/// print.
 pub async fn flash(
     m: &Manager,
     account: AccountId,
-    entry: LedgerEntryId,
-) -> Result<Option<String>, WebError> {
+    receipt: uuid::Uuid,
+) -> Result<Option<(String, Option<String>)>, WebError> {
     let state = m.web.state()?.clone();
     let org = m.session.org_id;
-    let found = store::entity::ledger_entry::Entity::find_by_id(entry)
-        .filter(store::entity::ledger_entry::Column::OrganizationId.eq(org))
-        .filter(store::entity::ledger_entry::Column::AccountId.eq(account))
-        .one(&state.db)
-        .await?;
-    let Some(e) = found else {
-        return Ok(None);
+    let r = match store::counter::get(&state.db, org, receipt).await {
+        Ok(r) if r.account_id == account => r,
+        Ok(_) | Err(store::StoreError::NotFound) => return Ok(None),
+        Err(e) => return Err(e.into()),
     };
     let balance = store::ledger::balance_of(&state.db, org, account).await?;
     let duplicate = m.web.req.query_string().contains("dup=1");
-    let key = if duplicate {
-        "counter_duplicate"
-    } else {
-        "counter_done"
+    let key = match (duplicate, r.kind.as_str()) {
+        (true, _) => "counter_duplicate",
+        (false, "reversal") => "reversal_done",
+        (false, "adjustment") => "adjustment_done",
+        _ => "counter_done",
     };
-    Ok(Some(
-        text(m.web.lang, key)
-            .replace("{amount}", &e.amount().to_string())
-            .replace("{balance}", &balance.to_string()),
-    ))
+    // A reversal says how much it took back; an adjustment keeps its sign (credit or debit).
+    let amount = if r.kind == "reversal" {
+        Money::from_fen(r.amount_fen.abs())
+    } else {
+        r.amount()
+    };
+    let message = text(m.web.lang, key)
+        .replace("{amount}", &amount.to_string())
+        .replace("{no}", &r.receipt_no.to_string())
+        .replace("{balance}", &balance.to_string());
+    Ok(Some((message, Some(r.id.to_string()))))
 }
-
-use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _};

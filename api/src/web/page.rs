@@ -53,6 +53,10 @@ impl Templates {
             "gateways.html",
             "door.html",
             "macros.html",
+            "desk.html",
+            "day_end.html",
+            "receipt.html",
+            "receipt_rows.html",
         );
         env.add_filter("fill", fill);
         Ok(Self { env })

@@ -38,6 +38,21 @@ impl Session {
     pub fn may_act(&self) -> bool {
         matches!(self.role, Role::OrgAdmin | Role::Operator)
     }
+
+    /// The same caller as the REST API's extractor gives its handlers, for the service
+    /// functions both call.
+    pub fn ctx(&self) -> crate::auth::OrgContext {
+        crate::auth::OrgContext {
+            user_id: self.user_id,
+            org_id: self.org_id,
+            role: self.role,
+        }
+    }
+
+    /// Whether the role is a supervisor's (users, audit log, adjustments, settings).
+    pub fn is_admin(&self) -> bool {
+        matches!(self.role, Role::OrgAdmin | Role::PlatformAdmin)
+    }
 }
 
 /// The session from the cookies, renewing an expired access token; plus the cookies to set.

@@ -8,4 +8,5 @@ mod support;
 mod browser;
 mod control;
 mod dashboard;
+mod desk;
 mod door;
