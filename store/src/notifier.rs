@@ -1,6 +1,12 @@
-//! How the system reaches people: SMS and email. The embedded default,
-//! [`FileOutboxNotifier`], writes each message as a JSON file so demos and tests can read what
-//! would have been sent; the worker adds real providers behind the same trait.
+//! How the system reaches people: SMS, email and WeChat official-account template messages.
+//! The embedded default, [`FileOutboxNotifier`], writes each message as a JSON file so demos and
+//! tests can read what would have been sent; the worker adds real providers behind the same
+//! trait.
+//!
+//! Templated providers (Aliyun and Tencent Cloud SMS, WeChat template messages) do not send
+//! free text: they send a template registered with the provider plus its parameters. A
+//! [`TemplatedMessage`] carries both, so each channel takes what it needs; the default methods
+//! fall back to the rendered text.
 
 use std::path::{Path, PathBuf};
 
@@ -19,10 +25,47 @@ pub enum NotifyError {
     Provider(String),
 }
 
+/// A notification rendered for one person: the event (`low_balance`, `topup_credited`, ...),
+/// its language, its parameters in template order and the rendered subject and text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplatedMessage {
+    /// The event, which names the provider-side template.
+    pub template: String,
+    /// `zh`, `en` or `zh-en` (both, Chinese first).
+    pub language: String,
+    /// Template parameters by name, in the order positional templates (Tencent) take them.
+    pub params: Vec<(String, String)>,
+    pub subject: String,
+    pub text: String,
+    /// Where a tap on the message leads (the account's door page).
+    pub url: Option<String>,
+}
+
 #[async_trait]
 pub trait Notifier: Send + Sync {
     async fn send_sms(&self, to: &str, text: &str) -> Result<(), NotifyError>;
     async fn send_email(&self, to: &str, subject: &str, body: &str) -> Result<(), NotifyError>;
+
+    /// An SMS from a provider-side template; by default the rendered text.
+    async fn send_templated_sms(
+        &self,
+        to: &str,
+        message: &TemplatedMessage,
+    ) -> Result<(), NotifyError> {
+        self.send_sms(to, &message.text).await
+    }
+
+    /// A WeChat official-account template message to `openid`.
+    async fn send_wechat(
+        &self,
+        openid: &str,
+        message: &TemplatedMessage,
+    ) -> Result<(), NotifyError> {
+        let _ = (openid, message);
+        Err(NotifyError::Provider(
+            "WeChat template messages are not configured".into(),
+        ))
+    }
 }
 
 /// An SMS as written by [`FileOutboxNotifier`].
@@ -42,8 +85,16 @@ pub struct MailFile {
     pub created_at: chrono::DateTime<Utc>,
 }
 
-/// Writes each message as `<dir>/sms/<uuid-v7>.json` or `<dir>/mail/<uuid-v7>.json`. File names
-/// are unique and sort in sending order.
+/// A WeChat template message as written by [`FileOutboxNotifier`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WechatFile {
+    pub openid: String,
+    pub message: TemplatedMessage,
+    pub created_at: chrono::DateTime<Utc>,
+}
+
+/// Writes each message as `<dir>/sms/<uuid-v7>.json`, `<dir>/mail/<uuid-v7>.json` or
+/// `<dir>/wechat/<uuid-v7>.json`. File names are unique and sort in sending order.
 #[derive(Clone, Debug)]
 pub struct FileOutboxNotifier {
     dir: PathBuf,
@@ -64,6 +115,10 @@ impl FileOutboxNotifier {
 
     pub fn mail_dir(&self) -> PathBuf {
         self.dir.join("mail")
+    }
+
+    pub fn wechat_dir(&self) -> PathBuf {
+        self.dir.join("wechat")
     }
 
     async fn write(&self, folder: PathBuf, body: Vec<u8>) -> Result<(), NotifyError> {
@@ -97,6 +152,20 @@ impl Notifier for FileOutboxNotifier {
             created_at: Utc::now(),
         };
         self.write(self.mail_dir(), serde_json::to_vec_pretty(&msg)?)
+            .await
+    }
+
+    async fn send_wechat(
+        &self,
+        openid: &str,
+        message: &TemplatedMessage,
+    ) -> Result<(), NotifyError> {
+        let msg = WechatFile {
+            openid: openid.to_owned(),
+            message: message.clone(),
+            created_at: Utc::now(),
+        };
+        self.write(self.wechat_dir(), serde_json::to_vec_pretty(&msg)?)
             .await
     }
 }

@@ -1,6 +1,7 @@
 //! The log of messages sent to people. Its dedup key is unique, so a message is sent at most
 //! once per key (one alarm per transition, not per reading) whatever the retries: the sender
-//! claims the key first and sends only when the claim was new.
+//! claims the key first and sends only when the claim was new, or when the earlier attempt
+//! under that key failed (a failure stays recorded, with its error, until a retry succeeds).
 
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -13,7 +14,7 @@ use crate::{AccountId, OrgId, StoreError};
 pub type SentNotification = notification::Model;
 
 /// Claims `dedup_key`; answers false when a message with that key was already sent (or is
-/// being sent).
+/// being sent). A `failed` row is claimed again (the retry of a provider error).
 pub async fn claim(
     conn: &impl ConnectionTrait,
     org: OrgId,
@@ -38,7 +39,14 @@ pub async fn claim(
     let res = notification::Entity::insert(row)
         .on_conflict(
             OnConflict::column(notification::Column::DedupKey)
-                .do_nothing()
+                .update_columns([
+                    notification::Column::Status,
+                    notification::Column::Error,
+                    notification::Column::Recipient,
+                ])
+                .action_and_where(
+                    Expr::col((notification::Entity, notification::Column::Status)).eq("failed"),
+                )
                 .to_owned(),
         )
         .exec_without_returning(conn)
@@ -50,31 +58,42 @@ pub async fn claim(
     }
 }
 
-/// Records the outcome of a claimed message: `sent`, or `failed` with the error. A failed
-/// claim is released (deleted) so a retry may send it.
+/// Records the outcome of a claimed message: `sent`, or `failed` with the error (which a
+/// retry may claim again).
 pub async fn finish(
     conn: &impl ConnectionTrait,
     dedup_key: &str,
     error: Option<&str>,
 ) -> Result<(), StoreError> {
     if let Some(error) = error {
-        tracing::warn!(
-            dedup_key,
-            error,
-            "notification failed; released for a retry"
-        );
-        notification::Entity::delete_many()
-            .filter(notification::Column::DedupKey.eq(dedup_key))
-            .exec(conn)
-            .await?;
-    } else {
-        notification::Entity::update_many()
-            .col_expr(notification::Column::Status, Expr::value("sent"))
-            .filter(notification::Column::DedupKey.eq(dedup_key))
-            .exec(conn)
-            .await?;
+        tracing::warn!(dedup_key, error, "notification failed");
     }
+    notification::Entity::update_many()
+        .col_expr(
+            notification::Column::Status,
+            Expr::value(if error.is_some() { "failed" } else { "sent" }),
+        )
+        .col_expr(
+            notification::Column::Error,
+            Expr::value(error.map(str::to_owned)),
+        )
+        .filter(notification::Column::DedupKey.eq(dedup_key))
+        .exec(conn)
+        .await?;
     Ok(())
+}
+
+/// The log row of `dedup_key`, if any (what was sent, or why it failed).
+pub async fn find(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    dedup_key: &str,
+) -> Result<Option<SentNotification>, StoreError> {
+    Ok(notification::Entity::find()
+        .filter(notification::Column::OrganizationId.eq(org))
+        .filter(notification::Column::DedupKey.eq(dedup_key))
+        .one(conn)
+        .await?)
 }
 
 /// Messages sent about an account, oldest first.

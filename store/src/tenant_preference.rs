@@ -1,5 +1,11 @@
 //! Tenants' notification preferences, per phone (the person, across organizations). A phone
 //! without a row has the defaults: every notification on.
+//!
+//! Two halves: [`Preferences`] (which kinds of notification, what the tenant sets on their
+//! page) and [`Delivery`] (how: language, email address, bound WeChat openid, channels per
+//! kind). Setting one half never changes the other.
+
+use std::collections::BTreeMap;
 
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
@@ -22,6 +28,11 @@ pub mod entity {
         pub power_events: bool,
         pub payment_receipts: bool,
         pub updated_at: DateTimeUtc,
+        pub language: Option<String>,
+        pub email: Option<String>,
+        pub wechat_openid: Option<String>,
+        /// JSON: `{"low_balance": ["sms"], ...}`.
+        pub channels: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -75,6 +86,7 @@ pub async fn set(
         power_events: Set(p.power_events),
         payment_receipts: Set(p.payment_receipts),
         updated_at: Set(Utc::now()),
+        ..Default::default()
     };
     entity::Entity::insert(row)
         .on_conflict(
@@ -90,4 +102,90 @@ pub async fn set(
         .exec_without_returning(conn)
         .await?;
     Ok(p)
+}
+
+/// How a person is reached. Unset fields mean the deployment's defaults.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// `zh`, `en` or `zh-en`.
+    pub language: Option<String>,
+    pub email: Option<String>,
+    /// The openid of the person on the deployment's WeChat official account.
+    pub wechat_openid: Option<String>,
+    /// Channels (`sms`, `email`, `wechat`) per kind (`low_balance`, `power_events`,
+    /// `payment_receipts`); a kind not listed uses the default channels.
+    pub channels: BTreeMap<String, Vec<String>>,
+}
+
+/// How `phone` is reached (defaults when never set).
+pub async fn delivery(conn: &impl ConnectionTrait, phone: &str) -> Result<Delivery, StoreError> {
+    let Some(m) = entity::Entity::find_by_id(phone.to_owned())
+        .one(conn)
+        .await?
+    else {
+        return Ok(Delivery::default());
+    };
+    let channels = match m.channels.as_deref() {
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| StoreError::Invalid(format!("channels of a tenant: {e}")))?,
+        None => BTreeMap::new(),
+    };
+    Ok(Delivery {
+        language: m.language,
+        email: m.email,
+        wechat_openid: m.wechat_openid,
+        channels,
+    })
+}
+
+/// Replaces how `phone` is reached; the kinds of notification stay as they were.
+pub async fn set_delivery(
+    conn: &impl ConnectionTrait,
+    phone: &str,
+    d: &Delivery,
+) -> Result<(), StoreError> {
+    let defaults = Preferences::default();
+    let channels = if d.channels.is_empty() {
+        None
+    } else {
+        Some(serde_json::to_string(&d.channels).map_err(|e| StoreError::Invalid(e.to_string()))?)
+    };
+    let row = entity::ActiveModel {
+        phone: Set(phone.to_owned()),
+        low_balance: Set(defaults.low_balance),
+        power_events: Set(defaults.power_events),
+        payment_receipts: Set(defaults.payment_receipts),
+        updated_at: Set(Utc::now()),
+        language: Set(d.language.clone()),
+        email: Set(d.email.clone()),
+        wechat_openid: Set(d.wechat_openid.clone()),
+        channels: Set(channels),
+    };
+    entity::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(entity::Column::Phone)
+                .update_columns([
+                    entity::Column::Language,
+                    entity::Column::Email,
+                    entity::Column::WechatOpenid,
+                    entity::Column::Channels,
+                    entity::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
+/// Binds `phone` to its WeChat openid (learnt by the official account's web authorisation),
+/// keeping everything else.
+pub async fn bind_wechat(
+    conn: &impl ConnectionTrait,
+    phone: &str,
+    openid: &str,
+) -> Result<(), StoreError> {
+    let mut d = delivery(conn, phone).await?;
+    d.wechat_openid = Some(openid.to_owned());
+    set_delivery(conn, phone, &d).await
 }

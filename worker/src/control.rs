@@ -64,6 +64,16 @@ fn notify_name(kind: NotifyKind) -> &'static str {
     }
 }
 
+/// Whether a meter can sound its own low-balance alarm, so `alarm_on`/`alarm_off` are worth
+/// sending. Version 1 of the register map (ARCHITECTURE.md, `protocol::RegisterMap`) has no
+/// alarm register, neither in a preset nor in an explicit map, and the agent answers
+/// `unsupported` to every alarm command; so no meter does today, and the alarm reaches the
+/// tenant as a notification only. When the map gains an alarm write, check it here.
+fn sounds_alarm(meter: &store::Meter) -> bool {
+    let _ = meter;
+    false
+}
+
 impl Worker {
     /// The account's charge-control settings: account thresholds, else the site's; trip
     /// windows and restore SLA from the worker's settings.
@@ -235,6 +245,11 @@ impl Worker {
             Duration::from_std(self.settings().command_expiry).unwrap_or(Duration::hours(1));
         let mut out = Vec::new();
         for m in meters_of_account(txn, org, account).await? {
+            if matches!(action, CommandAction::AlarmOn | CommandAction::AlarmOff)
+                && !sounds_alarm(&m)
+            {
+                continue;
+            }
             out.push(
                 store::command::insert_command(txn, org, m.id, action, now + expiry, None).await?,
             );

@@ -11,6 +11,7 @@ use store::outbox::{kind, OutboxMessage};
 use store::{AccountId, CommandId, OrgId};
 
 use crate::control::Trigger;
+use crate::notify::NotifyOutcome;
 use crate::Worker;
 
 /// Messages claimed per pass.
@@ -18,9 +19,25 @@ const CLAIM_LIMIT: u64 = 100;
 /// A claimed message is invisible to other workers this long.
 const LEASE: Duration = Duration::from_secs(60);
 
+/// What handling a message came to.
+enum Handled {
+    Done,
+    /// Not the worker's kind.
+    NotMine,
+    /// Not now: available again at this time (a notification in quiet hours).
+    Deferred(DateTime<Utc>),
+}
+
 #[derive(Deserialize)]
 struct AccountPayload {
     account_id: AccountId,
+    /// `topup` for a payment credited by `payments` (with `amount` and `order_id`).
+    #[serde(default)]
+    cause: Option<String>,
+    #[serde(default)]
+    amount: Option<domain::Money>,
+    #[serde(default)]
+    order_id: Option<serde_json::Value>,
     #[serde(default)]
     action: Option<String>,
     #[serde(default)]
@@ -46,8 +63,12 @@ impl Worker {
         let n = messages.len();
         for m in messages {
             match self.handle_outbox(&m, now).await {
-                Ok(true) => store::outbox::complete(self.db(), m.id).await?,
-                Ok(false) => {
+                Ok(Handled::Done) => store::outbox::complete(self.db(), m.id).await?,
+                Ok(Handled::Deferred(until)) => {
+                    tracing::debug!(id = m.id, %until, "notification deferred by quiet hours");
+                    store::outbox::fail(self.db(), m.id, "deferred: quiet hours", until).await?;
+                }
+                Ok(Handled::NotMine) => {
                     // Not the worker's kind: leave it for its consumer, look again later.
                     let later = Utc::now() + chrono::Duration::minutes(10);
                     store::outbox::fail(self.db(), m.id, "no worker handler for this kind", later)
@@ -66,7 +87,11 @@ impl Worker {
         Ok(n)
     }
 
-    async fn handle_outbox(&self, m: &OutboxMessage, now: DateTime<Utc>) -> anyhow::Result<bool> {
+    async fn handle_outbox(
+        &self,
+        m: &OutboxMessage,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Handled> {
         let org = m.organization_id;
         match m.kind.as_str() {
             kind::BALANCE_CHANGED => {
@@ -75,6 +100,30 @@ impl Worker {
                 self.step_account(org, p.account_id, Trigger::Balance, now)
                     .await?;
                 self.refresh_live(org, p.account_id, now).await;
+                if let (Some("topup"), Some(amount)) = (p.cause.as_deref(), p.amount) {
+                    // The receipt, once per payment (its order names it).
+                    let key = p.order_id.map_or_else(
+                        || format!("topup:outbox:{}", m.id),
+                        |o| {
+                            format!(
+                                "topup:{}",
+                                o.as_str().map_or_else(|| o.to_string(), str::to_owned)
+                            )
+                        },
+                    );
+                    store::outbox::enqueue(
+                        self.db(),
+                        Some(org),
+                        kind::NOTIFY,
+                        serde_json::json!({
+                            "account_id": p.account_id,
+                            "template": "topup_credited",
+                            "dedup_key": key,
+                            "params": {"amount": format!("{:.2}", amount.yuan())},
+                        }),
+                    )
+                    .await?;
+                }
             }
             kind::ACCOUNT_CONTROL_CHANGED => {
                 let p: AccountPayload = serde_json::from_value(m.payload.clone())?;
@@ -125,10 +174,17 @@ impl Worker {
                     );
                 }
             }
-            kind::NOTIFY => self.send_notification(require_org(org)?, m, now).await?,
-            _ => return Ok(false),
+            kind::NOTIFY => {
+                return Ok(
+                    match self.send_notification(require_org(org)?, m, now).await? {
+                        NotifyOutcome::Done => Handled::Done,
+                        NotifyOutcome::Deferred(until) => Handled::Deferred(until),
+                    },
+                )
+            }
+            _ => return Ok(Handled::NotMine),
         }
-        Ok(true)
+        Ok(Handled::Done)
     }
 }
 

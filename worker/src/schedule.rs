@@ -1,6 +1,6 @@
 //! The schedules, run by [`Worker::tick`]: command retries, charge control on the clock,
-//! the live cache rebuild, recovery of unrated readings, offline detection and the daily and
-//! monthly freeze. Each job is idempotent; the heavier ones take a lease so that with several
+//! the live cache rebuild, recovery of unrated readings, offline detection, the daily and
+//! monthly freeze and the daily low-balance reminder ([`crate::notify::reminder`]). Each job is idempotent; the heavier ones take a lease so that with several
 //! workers one runs them per interval.
 
 use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc};
@@ -58,6 +58,10 @@ impl Worker {
             self.recover_unrated(now).await?;
             self.detect_offline_meters(now).await?;
             self.freeze(now).await?;
+            if let Err(e) = self.daily_reminders(now).await {
+                // A reminder is not worth stopping the other schedules for.
+                tracing::warn!(error = %format!("{e:#}"), "daily reminders failed");
+            }
             store::job_lease::mark_run(self.db(), "periodic", now).await?;
             report.leased_jobs_ran = true;
         }

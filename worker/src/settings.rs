@@ -12,18 +12,88 @@ use serde::Deserialize;
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifySettings {
-    /// SMTP server (`smtp://host:port`, plain; `smtps://` is not wired yet). Unset: mail is
-    /// written to the outbox folder.
+    /// SMTP server: `smtp://host:port` (plain, STARTTLS when offered), `smtp://host?tls=required`
+    /// (STARTTLS or fail) or `smtps://host:465` (TLS from the start). Unset: mail is written to
+    /// the outbox folder.
     pub smtp_url: Option<String>,
     pub smtp_from: Option<String>,
     pub smtp_username: Option<String>,
     pub smtp_password: Option<SecretString>,
+    /// A PEM file of extra root certificates the SMTP server's certificate may chain to (a
+    /// private CA); the public roots are always trusted.
+    pub smtp_ca_file: Option<PathBuf>,
     /// A generic HTTP SMS webhook (JSON `{"to","text"}` POSTed). Unset: SMS go to the outbox
-    /// folder.
+    /// folder (or the configured provider).
     pub sms_webhook_url: Option<String>,
-    /// Language of messages: `zh` (default; bilingual zh + en) or `en`.
+    /// SMS through Aliyun SMS (Dysmsapi `SendSms`).
+    pub aliyun_sms: Option<AliyunSmsSettings>,
+    /// SMS through Tencent Cloud SMS (`SendSms`, API 2021-01-11).
+    pub tencent_sms: Option<TencentSmsSettings>,
+    /// WeChat official-account template messages to tenants bound by openid.
+    pub wechat: Option<WechatSettings>,
+    /// Language when the tenant has not chosen one: `zh-en` (default: Chinese, then English),
+    /// `zh` or `en`.
     #[serde(default)]
     pub language: Option<String>,
+    /// Quiet hours in the site's local time, `HH:MM-HH:MM` (default `22:00-08:00`; `off`
+    /// disables them). Non-urgent messages wait until they end.
+    pub quiet_hours: Option<String>,
+    /// Local time of the daily low-balance reminder, `HH:MM` (default `10:00`; `off` disables
+    /// it).
+    pub daily_reminder_at: Option<String>,
+    /// Attempts of a message before it is recorded as failed for good (default 10; retries
+    /// back off exponentially, 2 s to 17 minutes).
+    pub max_attempts: Option<i32>,
+}
+
+/// Provider-side templates per notification kind (`low_balance`, `trip_pending`, `tripped`,
+/// `restored`, `topup_credited`, `daily_low_balance`); a key `kind.en` is used for tenants
+/// who chose English.
+pub type TemplateIds = std::collections::BTreeMap<String, String>;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AliyunSmsSettings {
+    pub access_key_id: String,
+    /// Or `WATTPAY_ALIYUN_SMS_ACCESS_KEY_SECRET`.
+    #[serde(default)]
+    pub access_key_secret: Option<SecretString>,
+    pub sign_name: String,
+    /// Default `https://dysmsapi.aliyuncs.com`.
+    pub base_url: Option<String>,
+    pub templates: TemplateIds,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TencentSmsSettings {
+    pub secret_id: String,
+    /// Or `WATTPAY_TENCENT_SMS_SECRET_KEY`.
+    #[serde(default)]
+    pub secret_key: Option<SecretString>,
+    pub sdk_app_id: String,
+    pub sign_name: String,
+    /// Default `ap-guangzhou`.
+    pub region: Option<String>,
+    /// Default `https://sms.tencentcloudapi.com`.
+    pub base_url: Option<String>,
+    pub templates: TemplateIds,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WechatSettings {
+    pub appid: String,
+    /// Or `WATTPAY_WECHAT_MP_SECRET`.
+    #[serde(default)]
+    pub secret: Option<SecretString>,
+    /// Default `https://api.weixin.qq.com`.
+    pub base_url: Option<String>,
+    pub templates: TemplateIds,
+    /// The template's data keys per parameter (`first`, `account_no`, `balance`, `amount`,
+    /// `remark`); defaults `first`, `keyword1`, `keyword2`, `keyword3`, `remark`.
+    #[serde(default)]
+    pub fields: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -75,6 +145,8 @@ pub struct Settings {
     pub restore_sla: Duration,
     /// Trip windows: `always` or `working_hours` (not at night, weekends or holidays).
     pub trip_windows: String,
+    /// The API's public address: links in messages lead to its door page (`/t/{account_no}`).
+    pub public_base_url: String,
     pub notify: NotifySettings,
 }
 
@@ -102,6 +174,7 @@ impl Default for Settings {
             meter_offline_after: Duration::from_secs(30 * 60),
             restore_sla: Duration::from_secs(5 * 60),
             trip_windows: "working_hours".into(),
+            public_base_url: "http://localhost:8080".into(),
             notify: NotifySettings::default(),
         }
     }
@@ -155,6 +228,37 @@ impl Settings {
         }
         if let Some(v) = text("WATTPAY_SMS_WEBHOOK_URL") {
             self.notify.sms_webhook_url = Some(v);
+        }
+        if let Some(v) = text("WATTPAY_PUBLIC_BASE_URL") {
+            self.public_base_url = v;
+        }
+        if let Some(v) = text("WATTPAY_SMTP_USERNAME") {
+            self.notify.smtp_username = Some(v);
+        }
+        if let Some(v) = text("WATTPAY_SMTP_PASSWORD") {
+            self.notify.smtp_password = Some(v.into());
+        }
+        if let Some(v) = text("WATTPAY_NOTIFY_QUIET_HOURS") {
+            self.notify.quiet_hours = Some(v);
+        }
+        // Provider secrets, so the file can be checked in without them.
+        if let (Some(v), Some(p)) = (
+            text("WATTPAY_ALIYUN_SMS_ACCESS_KEY_SECRET"),
+            self.notify.aliyun_sms.as_mut(),
+        ) {
+            p.access_key_secret = Some(v.into());
+        }
+        if let (Some(v), Some(p)) = (
+            text("WATTPAY_TENCENT_SMS_SECRET_KEY"),
+            self.notify.tencent_sms.as_mut(),
+        ) {
+            p.secret_key = Some(v.into());
+        }
+        if let (Some(v), Some(p)) = (
+            text("WATTPAY_WECHAT_MP_SECRET"),
+            self.notify.wechat.as_mut(),
+        ) {
+            p.secret = Some(v.into());
         }
         if let Some(v) = text("WATTPAY_COMMAND_TIMEOUT_SECS") {
             let secs = v

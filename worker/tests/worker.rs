@@ -10,5 +10,6 @@ mod worker {
     pub mod live;
     pub mod mqtt;
     pub mod notify;
+    pub mod providers;
     pub mod rating;
 }

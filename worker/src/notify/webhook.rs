@@ -1,5 +1,5 @@
 //! SMS through a generic HTTP webhook: `POST {url}` with `{"to", "text"}`; any 2xx is sent.
-//! (Aliyun and Tencent Cloud SMS sign their requests; their clients are still to come.)
+//! (Aliyun and Tencent Cloud SMS have their own signed clients: [`super::aliyun`], [`super::tencent`].)
 
 use async_trait::async_trait;
 use store::notifier::{Notifier, NotifyError};

@@ -55,6 +55,18 @@ impl World {
         settings: Settings,
         dir: TempDir,
     ) -> World {
+        World::with_notifier(db, opening, settings, dir, false).await
+    }
+
+    /// [`World::with_settings`], with the notifier the settings ask for when `real_notifier`
+    /// (the outbox folder otherwise).
+    pub async fn with_notifier(
+        db: TestDb,
+        opening: Money,
+        settings: Settings,
+        dir: TempDir,
+        real_notifier: bool,
+    ) -> World {
         let org = seed_org(&db, "org-w", Money::from_fen(1_000))
             .await
             .unwrap();
@@ -119,12 +131,17 @@ impl World {
         .id;
         let published = Arc::new(RecordingPublisher::default());
         let outbox = FileOutboxNotifier::new(settings.outbox_dir());
+        let notifier: Arc<dyn store::notifier::Notifier> = if real_notifier {
+            worker::notify::from_settings(&settings).unwrap()
+        } else {
+            Arc::new(outbox.clone())
+        };
         let worker = Worker::new(
             db.conn().clone(),
             settings,
             store::live::LiveCache::in_process(),
             published.clone(),
-            Arc::new(outbox.clone()),
+            notifier,
         );
         World {
             db,
