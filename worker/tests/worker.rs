@@ -8,6 +8,7 @@ mod worker {
     pub mod gateway;
     pub mod helpers;
     pub mod live;
+    pub mod mail;
     pub mod mqtt;
     pub mod notify;
     pub mod providers;

@@ -84,7 +84,7 @@ async fn smtp_sink() -> (u16, mpsc::UnboundedReceiver<Received>) {
 }
 
 /// Decodes RFC 2047 `=?utf-8?b?...?=` words of a header value.
-fn decode_words(value: &str) -> String {
+pub fn decode_words(value: &str) -> String {
     value
         .split_whitespace()
         .map(|w| {
