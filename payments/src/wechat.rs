@@ -46,9 +46,17 @@ impl WechatKeys {
     pub fn platform_key(&self, serial: &str) -> Option<&RsaPublicKey> {
         self.platform_keys
             .iter()
-            .find(|k| k.serial.eq_ignore_ascii_case(serial.trim()))
+            .find(|k| same_serial(&k.serial, serial))
             .map(|k| &k.key)
     }
+}
+
+/// Whether two key serials name the same key: case-insensitive, and a certificate serial's
+/// leading zeros do not count (a serial whose first byte is below 0x10 prints as 39 hex digits
+/// in some tools and 40 in others).
+fn same_serial(a: &str, b: &str) -> bool {
+    let norm = |s: &str| s.trim().trim_start_matches('0').to_ascii_uppercase();
+    norm(a) == norm(b)
 }
 
 /// The decrypted resource of a `TRANSACTION.*` notification (or an order query answer).
@@ -92,4 +100,20 @@ pub struct RefundResource {
 pub struct RefundAmount {
     pub total: i64,
     pub refund: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_serial;
+
+    #[test]
+    fn serials_match_regardless_of_case_and_leading_zeros() {
+        assert!(same_serial(
+            "0D8B1834A83C20468C8C8BC3C521AA252AFB4D0D",
+            "d8b1834a83c20468c8c8bc3c521aa252afb4d0d"
+        ));
+        assert!(same_serial("PUB_KEY_ID_0114", " PUB_KEY_ID_0114 "));
+        assert!(!same_serial("0D8B18", "D8B19"));
+        assert!(!same_serial("PUB_KEY_ID_0114", "PUB_KEY_ID_0115"));
+    }
 }
