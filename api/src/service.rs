@@ -4,3 +4,4 @@
 pub mod counter;
 pub mod live_view;
 pub mod power;
+pub mod tariff;

@@ -10,6 +10,7 @@
 
 mod account;
 mod assets;
+mod audit;
 mod board;
 mod chart;
 mod control;
@@ -22,6 +23,7 @@ mod page;
 mod pay;
 mod query;
 mod session;
+mod tariff;
 
 use actix_web::web;
 
@@ -53,6 +55,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(desk::receipt_page)
         .service(desk::reverse)
         .service(desk::adjust)
+        .service(tariff::list)
+        .service(tariff::create)
+        .service(tariff::page)
+        .service(tariff::add_version)
+        .service(audit::page)
         .service(board::sites)
         .service(board::building_board)
         .service(board::qr_sheet)

@@ -17,6 +17,7 @@ use crate::auth::context::roles;
 use crate::auth::OrgContext;
 use crate::error::{ApiError, Problem};
 use crate::list::{ListQuery, ListResponse};
+use crate::service::tariff as service;
 use crate::startup::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -101,23 +102,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(roles::MANAGE)?;
     let name = valid_name("name", &body.name)?;
-    let t = state
-        .db
-        .transaction::<_, Tariff, ApiError>(|txn| {
-            Box::pin(async move {
-                let t = store::tariff::create(txn, ctx.org_id, &name).await?;
-                ctx.audit(
-                    txn,
-                    "tariff.create",
-                    "tariff",
-                    t.id,
-                    serde_json::json!({"after": &t}),
-                )
-                .await?;
-                Ok(t)
-            })
-        })
-        .await?;
+    let t = service::create(&state.db, &ctx, name).await?;
     Ok(HttpResponse::Created().json(TariffView::from(t)))
 }
 
@@ -221,37 +206,6 @@ pub async fn add_version(
     ctx.require(roles::MANAGE)?;
     let version: domain::TariffVersion = serde_json::from_value(body.into_inner())
         .map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?;
-    version
-        .validate()
-        .map_err(|e| ApiError::unprocessable("invalid_tariff", e.to_string()))?;
-    let definition = serde_json::to_value(&version).map_err(anyhow::Error::from)?;
-    let id = TariffId::from(*id);
-    let v = state
-        .db
-        .transaction::<_, TariffVersion, ApiError>(|txn| {
-            Box::pin(async move {
-                store::tariff::get(txn, ctx.org_id, id)
-                    .await
-                    .map_err(not_found)?;
-                let v = store::tariff::add_version(
-                    txn,
-                    ctx.org_id,
-                    id,
-                    version.effective_from,
-                    &definition,
-                )
-                .await?;
-                ctx.audit(
-                    txn,
-                    "tariff.add_version",
-                    "tariff",
-                    id,
-                    serde_json::json!({"after": &v}),
-                )
-                .await?;
-                Ok(v)
-            })
-        })
-        .await?;
+    let v = service::add_version(&state.db, &ctx, TariffId::from(*id), version).await?;
     Ok(HttpResponse::Created().json(TariffVersionView::try_from(v)?))
 }

@@ -57,6 +57,9 @@ impl Templates {
             "day_end.html",
             "receipt.html",
             "receipt_rows.html",
+            "tariffs.html",
+            "tariff.html",
+            "audit.html",
         );
         env.add_filter("fill", fill);
         Ok(Self { env })
@@ -171,6 +174,7 @@ impl Web {
             path => self.req.path(),
             csrf => &self.csrf,
             signed_in => self.session.is_some(),
+            is_admin => self.session.is_some_and(|s| s.is_admin()),
             ..extra
         };
         let html = templates

@@ -1,6 +1,7 @@
 //! The main flows in a real headless Chromium driven over WebDriver: a manager signs in with
 //! the keyboard, opens an account, takes a counter payment through the confirm dialog and sees
-//! the balance change; a tenant opens the door page on a 360x740 phone and sees the balance and
+//! the balance change, prints the receipt, reverses the payment with the keyboard through the
+//! confirm dialog and sees the day-end report's totals; a tenant opens the door page on a 360x740 phone and sees the balance and
 //! power come back live, without a reload, when a payment lands.
 //!
 //! Screenshots go to `target/screenshots/`. Without Chromium the test says so and passes,
@@ -244,15 +245,100 @@ async fn manager_flow(app: &crate::support::WebApp, c: &Client) {
     assert_eq!(text_of(c, "#balance").await, "¥125.50");
     shoot(c, "04-account-paid").await;
 
+    // The printable receipt, from the flash's link.
+    c.find(Locator::Id("print-receipt"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let receipt_no = c
+        .wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Id("receipt-no"))
+        .await
+        .unwrap();
+    assert_eq!(receipt_no.text().await.unwrap(), "1");
+    assert_eq!(text_of(c, "#receipt-amount").await, "¥25.50");
+    shoot(c, "04b-receipt").await;
+    c.back().await.unwrap();
+
+    // Reverse it (冲正) with the keyboard: choose the receipt, type the reason, Enter, confirm.
+    c.wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Id("rev_receipt"))
+        .await
+        .unwrap()
+        .select_by_index(1)
+        .await
+        .unwrap();
+    let reason = c.find(Locator::Id("rev_reason")).await.unwrap();
+    reason
+        .send_keys(&format!("收错金额{}", char::from(Key::Enter)))
+        .await
+        .unwrap();
+    let question = c.get_alert_text().await.unwrap();
+    assert_eq!(question, format!("确认冲正账户 {no} 的所选收据？"));
+    c.accept_alert().await.unwrap();
+    let flash = c
+        .wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Css(".flash"))
+        .await
+        .unwrap();
+    assert_eq!(
+        flash.text().await.unwrap(),
+        "已冲正 ¥25.50（收据 No. 2），当前余额 ¥100.00"
+    );
+    assert_eq!(text_of(c, "#balance").await, "¥100.00");
+    shoot(c, "04c-account-reversed").await;
+
+    // The day-end report adds up the payment and its reversal.
+    c.find(Locator::LinkText("柜台"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Id("day-end-link"))
+        .await
+        .unwrap();
+    shoot(c, "04d-desk").await;
+    c.find(Locator::Id("day-end-link"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Css("[data-total=payments]"))
+        .await
+        .unwrap();
+    assert_eq!(text_of(c, "[data-total=payments]").await, "¥25.50");
+    assert_eq!(text_of(c, "[data-total=reversals]").await, "¥-25.50");
+    assert_eq!(text_of(c, "[data-total=net]").await, "¥0.00");
+    shoot(c, "04e-day-end").await;
+
+    c.goto(&app.url("/tariffs")).await.unwrap();
+    c.wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Id("tariffs"))
+        .await
+        .unwrap();
+    shoot(c, "04f-tariffs").await;
+
     c.goto(&app.url(&format!("/buildings/{}", app.seeded.a.building)))
         .await
         .unwrap();
-    assert!(text_of(c, ".board").await.contains("¥125.50"));
+    assert!(text_of(c, ".board").await.contains("¥100.00"));
     shoot(c, "05-room-board").await;
 }
 
 async fn tenant_flow(app: &crate::support::WebApp, c: &Client) {
-    // The account ran out and was tripped.
+    // The account ran out and was tripped (the manager left it at ¥100.00).
     let (org, id) = (app.seeded.a.org, app.seeded.a.account);
     let charge = |amount: i64, key: &str| store::ledger::NewEntry {
         account_id: id,
@@ -263,7 +349,7 @@ async fn tenant_flow(app: &crate::support::WebApp, c: &Client) {
         memo: None,
         created_by: None,
     };
-    store::ledger::post_ledger_entry(&app.db, org, charge(-12_870, "browser-use"))
+    store::ledger::post_ledger_entry(&app.db, org, charge(-10_320, "browser-use"))
         .await
         .unwrap();
     set_state(app, "tripped").await;

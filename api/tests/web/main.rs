@@ -10,3 +10,4 @@ mod control;
 mod dashboard;
 mod desk;
 mod door;
+mod editors;
