@@ -24,6 +24,7 @@ mod m20261123_000201_api;
 mod m20261123_000301_payments;
 mod m20261124_000202_tenant_preferences;
 mod m20261125_000401_notify_channels;
+mod m20261125_000501_user_admin;
 
 /// Runs every migration of Wattpay in order.
 pub struct Migrator;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000102_gateway_buses::Migration),
             Box::new(m20261124_000202_tenant_preferences::Migration),
             Box::new(m20261125_000401_notify_channels::Migration),
+            Box::new(m20261125_000501_user_admin::Migration),
         ]
     }
 }

@@ -14,6 +14,7 @@ use crate::entity::account;
 use crate::error::inserted_or_conflict;
 use crate::ledger::{self, NewEntry};
 use crate::page::{fetch, Page, Paged};
+use crate::scope::Scope;
 use crate::{
     tariff, tenant, unit, Account, AccountId, AccountStatus, LedgerKind, OrgId, StoreError,
     TariffId, TenantId, UnitId, UserId,
@@ -47,10 +48,12 @@ where
 /// [`open_account`] inside the caller's transaction.
 pub async fn open_in_txn(
     txn: &DatabaseTransaction,
-    org: OrgId,
+    scope: impl Into<Scope>,
     new: NewAccount,
 ) -> Result<Account, StoreError> {
-    unit::get(txn, org, new.unit_id).await?;
+    let scope = scope.into();
+    let org = scope.org;
+    unit::get(txn, scope, new.unit_id).await?;
     if let Some(tenant_id) = new.tenant_id {
         tenant::get(txn, org, tenant_id).await?;
     }
@@ -111,7 +114,7 @@ pub async fn open_in_txn(
         },
     )
     .await?;
-    get(txn, org, created.id).await
+    get(txn, scope, created.id).await
 }
 
 /// Nine random digits (no leading zero) and a Luhn check digit, so a mistyped number from the
@@ -156,11 +159,12 @@ pub fn is_valid_account_no(no: &str) -> bool {
 
 pub async fn get(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     id: AccountId,
 ) -> Result<Account, StoreError> {
+    let scope = scope.into();
     account::Entity::find_by_id(id)
-        .filter(account::Column::OrganizationId.eq(org))
+        .filter(scope.condition::<account::Entity>())
         .one(conn)
         .await?
         .ok_or(StoreError::NotFound)
@@ -169,15 +173,16 @@ pub async fn get(
 /// Accounts of the organization, of one unit when `unit_id` is given.
 pub async fn list(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     unit_id: Option<UnitId>,
     page: Page,
 ) -> Result<Paged<Account>, StoreError> {
+    let scope = scope.into();
     let filter = AccountFilter {
         unit_id,
         ..AccountFilter::default()
     };
-    list_filtered(conn, org, &filter, page).await
+    list_filtered(conn, scope, &filter, page).await
 }
 
 /// List filters; `None` fields do not filter.
@@ -197,11 +202,12 @@ pub struct AccountFilter {
 /// Accounts of the organization matching `filter`, oldest first.
 pub async fn list_filtered(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     filter: &AccountFilter,
     page: Page,
 ) -> Result<Paged<Account>, StoreError> {
-    let mut select = account::Entity::find().filter(account::Column::OrganizationId.eq(org));
+    let scope = scope.into();
+    let mut select = account::Entity::find().filter(scope.condition::<account::Entity>());
     if let Some(unit_id) = filter.unit_id {
         select = select.filter(account::Column::UnitId.eq(unit_id));
     }
@@ -248,13 +254,15 @@ impl AccountChanges {
 /// Referenced tenants and tariffs must belong to `org`.
 pub async fn update(
     txn: &DatabaseTransaction,
-    org: OrgId,
+    scope: impl Into<Scope>,
     id: AccountId,
     changes: AccountChanges,
     actor: Option<UserId>,
 ) -> Result<Account, StoreError> {
     use sea_orm::ActiveModelTrait as _;
-    let before = get(txn, org, id).await?;
+    let scope = scope.into();
+    let org = scope.org;
+    let before = get(txn, scope, id).await?;
     if changes.is_empty() {
         return Ok(before);
     }
@@ -301,12 +309,14 @@ pub async fn update(
 /// Marks an account closed (no more top-ups or charges). The caller settles the balance first.
 pub async fn close(
     txn: &DatabaseTransaction,
-    org: OrgId,
+    scope: impl Into<Scope>,
     id: AccountId,
     actor: Option<UserId>,
 ) -> Result<Account, StoreError> {
     use sea_orm::ActiveModelTrait as _;
-    let before = get(txn, org, id).await?;
+    let scope = scope.into();
+    let org = scope.org;
+    let before = get(txn, scope, id).await?;
     let mut row: account::ActiveModel = before.clone().into();
     row.status = Set(AccountStatus::Closed);
     row.closed_at = Set(Some(Utc::now()));
@@ -368,14 +378,16 @@ impl Account {
 /// log in the same transaction. Another organization's account is `NotFound`.
 pub async fn set_protection(
     txn: &DatabaseTransaction,
-    org: OrgId,
+    scope: impl Into<Scope>,
     id: AccountId,
     protected: bool,
     reason: Option<String>,
     actor: Option<UserId>,
 ) -> Result<Account, StoreError> {
     use sea_orm::ActiveModelTrait as _;
-    let before = get(txn, org, id).await?;
+    let scope = scope.into();
+    let org = scope.org;
+    let before = get(txn, scope, id).await?;
     let mut row: account::ActiveModel = before.clone().into();
     row.protected = Set(protected);
     row.protect_reason = Set(if protected { reason.clone() } else { None });

@@ -7,19 +7,21 @@ use sea_orm::{
 
 use crate::entity::building;
 use crate::page::{fetch, Page, Paged};
-use crate::{site, Building, BuildingId, OrgId, SiteId, StoreError};
+use crate::scope::Scope;
+use crate::{site, Building, BuildingId, SiteId, StoreError};
 
 /// Creates a building in a site of the same organization (another org's site is `NotFound`).
 pub async fn create(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     site_id: SiteId,
     name: &str,
 ) -> Result<Building, StoreError> {
-    site::get(conn, org, site_id).await?;
+    let scope = scope.into();
+    site::get(conn, scope, site_id).await?;
     Ok(building::ActiveModel {
         id: Set(BuildingId::new()),
-        organization_id: Set(org),
+        organization_id: Set(scope.org),
         site_id: Set(site_id),
         name: Set(name.to_owned()),
         created_at: Set(Utc::now()),
@@ -30,11 +32,11 @@ pub async fn create(
 
 pub async fn get(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     id: BuildingId,
 ) -> Result<Building, StoreError> {
     building::Entity::find_by_id(id)
-        .filter(building::Column::OrganizationId.eq(org))
+        .filter(scope.into().condition::<building::Entity>())
         .one(conn)
         .await?
         .ok_or(StoreError::NotFound)
@@ -43,11 +45,11 @@ pub async fn get(
 /// Buildings of the organization, of one site when `site_id` is given.
 pub async fn list(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     site_id: Option<SiteId>,
     page: Page,
 ) -> Result<Paged<Building>, StoreError> {
-    let mut select = building::Entity::find().filter(building::Column::OrganizationId.eq(org));
+    let mut select = building::Entity::find().filter(scope.into().condition::<building::Entity>());
     if let Some(site_id) = site_id {
         select = select.filter(building::Column::SiteId.eq(site_id));
     }
@@ -57,11 +59,11 @@ pub async fn list(
 /// Renames a building of the organization.
 pub async fn rename(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     id: BuildingId,
     name: &str,
 ) -> Result<Building, StoreError> {
-    let mut row: building::ActiveModel = get(conn, org, id).await?.into();
+    let mut row: building::ActiveModel = get(conn, scope, id).await?.into();
     row.name = Set(name.to_owned());
     Ok(row.update(conn).await?)
 }
@@ -69,12 +71,12 @@ pub async fn rename(
 /// Deletes a building of the organization; a database error when units remain.
 pub async fn delete(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     id: BuildingId,
 ) -> Result<(), StoreError> {
     let res = building::Entity::delete_many()
         .filter(building::Column::Id.eq(id))
-        .filter(building::Column::OrganizationId.eq(org))
+        .filter(scope.into().condition::<building::Entity>())
         .exec(conn)
         .await?;
     if res.rows_affected == 1 {

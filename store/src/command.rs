@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::entity::{command, meter};
 use crate::page::{fetch, Page, Paged};
+use crate::scope::Scope;
 use crate::{outbox, CommandId, CommandState, MeterId, OrgId, StoreError, UserId};
 
 /// A row of `commands`.
@@ -118,13 +119,15 @@ pub fn is_final(state: CommandState) -> bool {
 /// worker with an outbox `meter.command_queued` row, both in the caller's transaction.
 pub async fn queue_command(
     txn: &DatabaseTransaction,
-    org: OrgId,
+    scope: impl Into<Scope>,
     meter_id: MeterId,
     action: CommandAction,
     expires_at: DateTime<Utc>,
     requested_by: Option<UserId>,
 ) -> Result<Command, StoreError> {
-    let command = insert_command(txn, org, meter_id, action, expires_at, requested_by).await?;
+    let scope = scope.into();
+    let org = scope.org;
+    let command = insert_command(txn, scope, meter_id, action, expires_at, requested_by).await?;
     outbox::enqueue(
         txn,
         Some(org),
@@ -139,12 +142,18 @@ pub async fn queue_command(
 /// publishes its own commands right after committing). The meter must belong to `org`.
 pub async fn insert_command(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     meter_id: MeterId,
     action: CommandAction,
     expires_at: DateTime<Utc>,
     requested_by: Option<UserId>,
 ) -> Result<Command, StoreError> {
+    let scope = scope.into();
+    let org = scope.org;
+    if !scope.is_whole_org() {
+        // A site-limited caller: the meter must be under their sites.
+        crate::meter::get(conn, scope, meter_id).await?;
+    }
     // On PostgreSQL the meter's row lock queues concurrent writers of one meter, so the seq
     // below is normally free at the first try. SQLite serialises writers, and a read before
     // the first write would make its transaction fail to upgrade: it goes straight to the
@@ -242,11 +251,12 @@ async fn meter_exists(
 /// A command of `org`.
 pub async fn get(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     id: CommandId,
 ) -> Result<Command, StoreError> {
+    let scope = scope.into();
     command::Entity::find_by_id(id)
-        .filter(command::Column::OrganizationId.eq(org))
+        .filter(scope.condition::<command::Entity>())
         .one(conn)
         .await?
         .ok_or(StoreError::NotFound)
@@ -270,12 +280,13 @@ pub async fn find_by_seq(
 /// The commands of a meter, newest first.
 pub async fn list_for_meter(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     meter_id: MeterId,
     page: Page,
 ) -> Result<Paged<Command>, StoreError> {
+    let scope = scope.into();
     let select = command::Entity::find()
-        .filter(command::Column::OrganizationId.eq(org))
+        .filter(scope.condition::<command::Entity>())
         .filter(command::Column::MeterId.eq(meter_id))
         .order_by_desc(command::Column::Seq);
     fetch(conn, select, page).await

@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use crate::ledger::{self, NewEntry};
 use crate::page::{fetch, Page, Paged};
+use crate::scope::Scope;
 use crate::{
     account, audit, outbox, AccountId, AccountStatus, LedgerEntryId, LedgerKind, OrgId, StoreError,
     UserId,
@@ -143,9 +144,14 @@ impl ReceiptKind {
 /// amount or kind (the key was reused for something else).
 pub async fn post_receipt(
     txn: &DatabaseTransaction,
-    org: OrgId,
+    scope: impl Into<Scope>,
     new: NewReceipt,
 ) -> Result<Outcome, StoreError> {
+    let scope = scope.into();
+    let org = scope.org;
+    if !scope.is_whole_org() {
+        account::get(txn, scope, new.account_id).await?;
+    }
     let key = new.idempotency_key.trim().to_owned();
     if key.is_empty() || key.len() > 200 {
         return Err(StoreError::Invalid(
@@ -187,7 +193,7 @@ pub async fn post_receipt(
             duplicate: true,
         });
     }
-    let account = account::get(txn, org, new.account_id).await?;
+    let account = account::get(txn, scope, new.account_id).await?;
     if account.status == AccountStatus::Closed {
         return Err(StoreError::Invalid("the account is closed".into()));
     }
@@ -283,9 +289,14 @@ async fn next_receipt_no(txn: &DatabaseTransaction, org: OrgId) -> Result<i64, S
 }
 
 /// The receipt of the organization with this id.
-pub async fn get(conn: &impl ConnectionTrait, org: OrgId, id: Uuid) -> Result<Receipt, StoreError> {
+pub async fn get(
+    conn: &impl ConnectionTrait,
+    scope: impl Into<Scope>,
+    id: Uuid,
+) -> Result<Receipt, StoreError> {
+    let scope = scope.into();
     receipt::Entity::find_by_id(id)
-        .filter(receipt::Column::OrganizationId.eq(org))
+        .filter(scope.condition::<receipt::Entity>())
         .one(conn)
         .await?
         .ok_or(StoreError::NotFound)
@@ -306,11 +317,12 @@ async fn by_key(
 /// The reversal of a receipt, if it was reversed.
 pub async fn reversal_of(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     receipt_id: Uuid,
 ) -> Result<Option<Receipt>, StoreError> {
+    let scope = scope.into();
     Ok(receipt::Entity::find()
-        .filter(receipt::Column::OrganizationId.eq(org))
+        .filter(scope.condition::<receipt::Entity>())
         .filter(receipt::Column::ReversesReceiptId.eq(receipt_id))
         .one(conn)
         .await?)
@@ -319,11 +331,12 @@ pub async fn reversal_of(
 /// Receipts of the organization, newest first; of one account when given.
 pub async fn list(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     account: Option<AccountId>,
     page: Page,
 ) -> Result<Paged<Receipt>, StoreError> {
-    let mut select = receipt::Entity::find().filter(receipt::Column::OrganizationId.eq(org));
+    let scope = scope.into();
+    let mut select = receipt::Entity::find().filter(scope.condition::<receipt::Entity>());
     if let Some(account) = account {
         select = select.filter(receipt::Column::AccountId.eq(account));
     }
@@ -333,12 +346,13 @@ pub async fn list(
 /// Every receipt of the organization created in `[from, to)`, in number order (day-end report).
 pub async fn between(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<Receipt>, StoreError> {
+    let scope = scope.into();
     Ok(receipt::Entity::find()
-        .filter(receipt::Column::OrganizationId.eq(org))
+        .filter(scope.condition::<receipt::Entity>())
         .filter(receipt::Column::CreatedAt.gte(from))
         .filter(receipt::Column::CreatedAt.lt(to))
         .order_by_asc(receipt::Column::ReceiptNo)

@@ -10,7 +10,8 @@ use sea_orm::{
 use crate::entity::gateway;
 use crate::error::map_unique;
 use crate::page::{fetch, Page, Paged};
-use crate::{site, Gateway, GatewayId, OrgId, SiteId, StoreError};
+use crate::scope::Scope;
+use crate::{site, Gateway, GatewayId, SiteId, StoreError};
 
 #[derive(Clone, Debug)]
 pub struct NewGateway {
@@ -34,16 +35,18 @@ pub fn is_valid_wire_id(id: &str) -> bool {
 
 pub async fn create(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     new: NewGateway,
 ) -> Result<Gateway, StoreError> {
+    let scope = scope.into();
+    let org = scope.org;
     if !is_valid_wire_id(&new.gateway_id) {
         return Err(StoreError::Invalid(format!(
             "gateway id `{}` is not gw- followed by lowercase letters and digits",
             new.gateway_id
         )));
     }
-    site::get(conn, org, new.site_id).await?;
+    site::get(conn, scope, new.site_id).await?;
     gateway::ActiveModel {
         id: Set(GatewayId::new()),
         organization_id: Set(org),
@@ -63,11 +66,12 @@ pub async fn create(
 
 pub async fn get(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     id: GatewayId,
 ) -> Result<Gateway, StoreError> {
+    let scope = scope.into();
     gateway::Entity::find_by_id(id)
-        .filter(gateway::Column::OrganizationId.eq(org))
+        .filter(scope.condition::<gateway::Entity>())
         .one(conn)
         .await?
         .ok_or(StoreError::NotFound)
@@ -75,21 +79,23 @@ pub async fn get(
 
 pub async fn list(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     page: Page,
 ) -> Result<Paged<Gateway>, StoreError> {
-    list_filtered(conn, org, None, None, page).await
+    let scope = scope.into();
+    list_filtered(conn, scope, None, None, page).await
 }
 
 /// Gateways of the organization, of one site and/or online state when given.
 pub async fn list_filtered(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     site_id: Option<SiteId>,
     online: Option<bool>,
     page: Page,
 ) -> Result<Paged<Gateway>, StoreError> {
-    let mut select = gateway::Entity::find().filter(gateway::Column::OrganizationId.eq(org));
+    let scope = scope.into();
+    let mut select = gateway::Entity::find().filter(scope.condition::<gateway::Entity>());
     if let Some(site_id) = site_id {
         select = select.filter(gateway::Column::SiteId.eq(site_id));
     }
@@ -102,17 +108,18 @@ pub async fn list_filtered(
 /// Renames a gateway or moves it to another site of the organization.
 pub async fn update(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     id: GatewayId,
     name: Option<String>,
     site_id: Option<SiteId>,
 ) -> Result<Gateway, StoreError> {
-    let mut row: gateway::ActiveModel = get(conn, org, id).await?.into();
+    let scope = scope.into();
+    let mut row: gateway::ActiveModel = get(conn, scope, id).await?.into();
     if let Some(name) = name {
         row.name = Set(name);
     }
     if let Some(site_id) = site_id {
-        site::get(conn, org, site_id).await?;
+        site::get(conn, scope, site_id).await?;
         row.site_id = Set(site_id);
     }
     Ok(row.update(conn).await?)
@@ -121,11 +128,12 @@ pub async fn update(
 /// Replaces the stored MQTT password hash (a new password was issued).
 pub async fn set_password_hash(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     id: GatewayId,
     hash: String,
 ) -> Result<Gateway, StoreError> {
-    let mut row: gateway::ActiveModel = get(conn, org, id).await?.into();
+    let scope = scope.into();
+    let mut row: gateway::ActiveModel = get(conn, scope, id).await?.into();
     row.mqtt_password_hash = Set(Some(hash));
     Ok(row.update(conn).await?)
 }
@@ -133,12 +141,13 @@ pub async fn set_password_hash(
 /// Deletes a gateway of the organization; a database error while meters remain on it.
 pub async fn delete(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     id: GatewayId,
 ) -> Result<(), StoreError> {
+    let scope = scope.into();
     let res = gateway::Entity::delete_many()
         .filter(gateway::Column::Id.eq(id))
-        .filter(gateway::Column::OrganizationId.eq(org))
+        .filter(scope.condition::<gateway::Entity>())
         .exec(conn)
         .await?;
     if res.rows_affected == 1 {

@@ -86,6 +86,8 @@ uuid_id!(
     CommandId,
     WorkOrderId,
     RefreshTokenId,
+    InvitationId,
+    PasswordResetId,
 );
 
 /// The id of a ledger entry (`BIGINT` autoincrement).

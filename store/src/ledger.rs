@@ -19,6 +19,7 @@ use crate::entity::{account, ledger_entry};
 use crate::error::inserted_or_conflict;
 use crate::money::to_fen;
 use crate::page::{fetch, Page, Paged};
+use crate::scope::Scope;
 use crate::{AccountId, LedgerEntry, LedgerEntryId, LedgerKind, OrgId, StoreError, UserId};
 
 pub use crate::unscoped::{verify_balances, Mismatch};
@@ -187,12 +188,13 @@ pub async fn find_entry_by_key(
 /// The entries of an account, newest first.
 pub async fn entries_of(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     account: AccountId,
     page: Page,
 ) -> Result<Paged<LedgerEntry>, StoreError> {
+    let scope = scope.into();
     let select = ledger_entry::Entity::find()
-        .filter(ledger_entry::Column::OrganizationId.eq(org))
+        .filter(scope.condition::<ledger_entry::Entity>())
         .filter(ledger_entry::Column::AccountId.eq(account))
         .order_by_desc(ledger_entry::Column::Id);
     fetch(conn, select, page).await
@@ -201,10 +203,11 @@ pub async fn entries_of(
 /// The running balance of an account.
 pub async fn balance_of(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     account: AccountId,
 ) -> Result<Money, StoreError> {
-    Ok(crate::account::get(conn, org, account).await?.balance())
+    let scope = scope.into();
+    Ok(crate::account::get(conn, scope, account).await?.balance())
 }
 
 impl LedgerEntry {

@@ -23,6 +23,7 @@ pub mod error;
 pub mod gateway;
 pub mod gateway_config;
 pub mod ids;
+pub mod invitation;
 pub mod job_lease;
 pub mod ledger;
 pub mod live;
@@ -40,6 +41,7 @@ pub mod reading;
 pub mod reconciliation;
 pub mod refresh_token;
 pub mod refund;
+pub mod scope;
 pub mod site;
 pub mod stats;
 pub mod tariff;
@@ -59,6 +61,7 @@ pub use connection::{connect, migrate, pending_migrations, ping, sqlite_url};
 pub use error::StoreError;
 pub use ids::*;
 pub use page::{Page, Paged};
+pub use scope::Scope;
 
 pub use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionTrait};
 

@@ -10,6 +10,7 @@ use sea_orm::{
 use crate::entity::meter;
 use crate::error::map_unique;
 use crate::page::{fetch, Page, Paged};
+use crate::scope::Scope;
 use crate::{gateway, unit, GatewayId, Meter, MeterId, OrgId, StoreError, UnitId};
 
 #[derive(Clone, Debug)]
@@ -37,9 +38,11 @@ pub fn is_valid_wire_id(id: &str) -> bool {
 /// Creates a meter on a gateway (and optionally a unit) of the same organization.
 pub async fn create(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     new: NewMeter,
 ) -> Result<Meter, StoreError> {
+    let scope = scope.into();
+    let org = scope.org;
     if !is_valid_wire_id(&new.wire_id) {
         return Err(StoreError::Invalid(format!(
             "meter id `{}` must match [A-Za-z0-9_-]{{1,64}}",
@@ -51,9 +54,9 @@ pub async fn create(
             "CT ratio and maximum power must be positive".into(),
         ));
     }
-    gateway::get(conn, org, new.gateway_id).await?;
+    gateway::get(conn, scope, new.gateway_id).await?;
     if let Some(unit_id) = new.unit_id {
-        unit::get(conn, org, unit_id).await?;
+        unit::get(conn, scope, unit_id).await?;
     }
     meter::ActiveModel {
         id: Set(MeterId::new()),
@@ -76,11 +79,12 @@ pub async fn create(
 
 pub async fn get(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     id: MeterId,
 ) -> Result<Meter, StoreError> {
+    let scope = scope.into();
     meter::Entity::find_by_id(id)
-        .filter(meter::Column::OrganizationId.eq(org))
+        .filter(scope.condition::<meter::Entity>())
         .one(conn)
         .await?
         .ok_or(StoreError::NotFound)
@@ -89,15 +93,16 @@ pub async fn get(
 /// Meters of the organization, of one gateway when `gateway_id` is given.
 pub async fn list(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     gateway_id: Option<GatewayId>,
     page: Page,
 ) -> Result<Paged<Meter>, StoreError> {
+    let scope = scope.into();
     let filter = MeterFilter {
         gateway_id,
         ..MeterFilter::default()
     };
-    list_filtered(conn, org, &filter, page).await
+    list_filtered(conn, scope, &filter, page).await
 }
 
 /// List filters; `None` fields do not filter.
@@ -109,11 +114,12 @@ pub struct MeterFilter {
 
 pub async fn list_filtered(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     filter: &MeterFilter,
     page: Page,
 ) -> Result<Paged<Meter>, StoreError> {
-    let mut select = meter::Entity::find().filter(meter::Column::OrganizationId.eq(org));
+    let scope = scope.into();
+    let mut select = meter::Entity::find().filter(scope.condition::<meter::Entity>());
     if let Some(gateway_id) = filter.gateway_id {
         select = select.filter(meter::Column::GatewayId.eq(gateway_id));
     }
@@ -140,18 +146,19 @@ pub struct MeterChanges {
 /// Updates a meter of the organization; referenced gateway and unit must be the org's too.
 pub async fn update(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     id: MeterId,
     changes: MeterChanges,
 ) -> Result<Meter, StoreError> {
-    let mut row: meter::ActiveModel = get(conn, org, id).await?.into();
+    let scope = scope.into();
+    let mut row: meter::ActiveModel = get(conn, scope, id).await?.into();
     if let Some(gateway_id) = changes.gateway_id {
-        gateway::get(conn, org, gateway_id).await?;
+        gateway::get(conn, scope, gateway_id).await?;
         row.gateway_id = Set(gateway_id);
     }
     if let Some(unit_id) = changes.unit_id {
         if let Some(u) = unit_id {
-            unit::get(conn, org, u).await?;
+            unit::get(conn, scope, u).await?;
         }
         row.unit_id = Set(unit_id);
     }
@@ -197,12 +204,13 @@ pub async fn update(
 /// Deletes a meter of the organization; a database error while readings or commands refer to it.
 pub async fn delete(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     id: MeterId,
 ) -> Result<(), StoreError> {
+    let scope = scope.into();
     let res = meter::Entity::delete_many()
         .filter(meter::Column::Id.eq(id))
-        .filter(meter::Column::OrganizationId.eq(org))
+        .filter(scope.condition::<meter::Entity>())
         .exec(conn)
         .await?;
     if res.rows_affected == 1 {

@@ -78,3 +78,20 @@ pub async fn revoke_family(conn: &impl ConnectionTrait, family: Uuid) -> Result<
         .await?;
     Ok(res.rows_affected)
 }
+
+/// Revokes every live refresh token of `user` in `org` (the member was disabled, or changed
+/// their password); returns how many.
+pub async fn revoke_for_member(
+    conn: &impl ConnectionTrait,
+    user: UserId,
+    org: Option<OrgId>,
+) -> Result<u64, StoreError> {
+    let mut update = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(refresh_token::Column::UserId.eq(user))
+        .filter(refresh_token::Column::RevokedAt.is_null());
+    if let Some(org) = org {
+        update = update.filter(refresh_token::Column::OrganizationId.eq(org));
+    }
+    Ok(update.exec(conn).await?.rows_affected)
+}

@@ -9,6 +9,7 @@ use sea_orm::{
 use crate::entity::site;
 use crate::money::to_fen;
 use crate::page::{fetch, Page, Paged};
+use crate::scope::Scope;
 use crate::{OrgId, Site, SiteId, StoreError};
 
 /// The site's IANA time zone unless told otherwise.
@@ -56,9 +57,13 @@ pub async fn create(
     .await?)
 }
 
-pub async fn get(conn: &impl ConnectionTrait, org: OrgId, id: SiteId) -> Result<Site, StoreError> {
+pub async fn get(
+    conn: &impl ConnectionTrait,
+    scope: impl Into<Scope>,
+    id: SiteId,
+) -> Result<Site, StoreError> {
     site::Entity::find_by_id(id)
-        .filter(site::Column::OrganizationId.eq(org))
+        .filter(scope.into().condition::<site::Entity>())
         .one(conn)
         .await?
         .ok_or(StoreError::NotFound)
@@ -66,10 +71,10 @@ pub async fn get(conn: &impl ConnectionTrait, org: OrgId, id: SiteId) -> Result<
 
 pub async fn list(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     page: Page,
 ) -> Result<Paged<Site>, StoreError> {
-    list_filtered(conn, org, &SiteFilter::default(), page).await
+    list_filtered(conn, scope, &SiteFilter::default(), page).await
 }
 
 /// List filters; `None` fields do not filter.
@@ -82,11 +87,11 @@ pub struct SiteFilter {
 /// Sites of the organization matching `filter`, oldest first.
 pub async fn list_filtered(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     filter: &SiteFilter,
     page: Page,
 ) -> Result<Paged<Site>, StoreError> {
-    let mut select = site::Entity::find().filter(site::Column::OrganizationId.eq(org));
+    let mut select = site::Entity::find().filter(scope.into().condition::<site::Entity>());
     if let Some(name) = &filter.name {
         select = select.filter(site::Column::Name.contains(name));
     }
@@ -106,11 +111,11 @@ pub struct SiteChanges {
 /// Updates a site of the organization (another org's is `NotFound`).
 pub async fn update(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     id: SiteId,
     changes: SiteChanges,
 ) -> Result<Site, StoreError> {
-    let mut row: site::ActiveModel = get(conn, org, id).await?.into();
+    let mut row: site::ActiveModel = get(conn, scope, id).await?.into();
     if let Some(name) = changes.name {
         row.name = Set(name);
     }
@@ -130,10 +135,14 @@ pub async fn update(
 }
 
 /// Deletes a site of the organization; a database error when buildings or gateways remain.
-pub async fn delete(conn: &impl ConnectionTrait, org: OrgId, id: SiteId) -> Result<(), StoreError> {
+pub async fn delete(
+    conn: &impl ConnectionTrait,
+    scope: impl Into<Scope>,
+    id: SiteId,
+) -> Result<(), StoreError> {
     let res = site::Entity::delete_many()
         .filter(site::Column::Id.eq(id))
-        .filter(site::Column::OrganizationId.eq(org))
+        .filter(scope.into().condition::<site::Entity>())
         .exec(conn)
         .await?;
     if res.rows_affected == 1 {

@@ -8,20 +8,22 @@ use sea_orm::{
 
 use crate::entity::{building as building_entity, unit};
 use crate::page::{fetch, Page, Paged};
-use crate::{building, BuildingId, OrgId, SiteId, StoreError, Unit, UnitId, UnitKind};
+use crate::scope::Scope;
+use crate::{building, BuildingId, SiteId, StoreError, Unit, UnitId, UnitKind};
 
 /// Creates a unit in a building of the same organization (another org's building is `NotFound`).
 pub async fn create(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     building_id: BuildingId,
     name: &str,
     kind: UnitKind,
 ) -> Result<Unit, StoreError> {
-    building::get(conn, org, building_id).await?;
+    let scope = scope.into();
+    building::get(conn, scope, building_id).await?;
     Ok(unit::ActiveModel {
         id: Set(UnitId::new()),
-        organization_id: Set(org),
+        organization_id: Set(scope.org),
         building_id: Set(building_id),
         name: Set(name.to_owned()),
         kind: Set(kind),
@@ -31,9 +33,13 @@ pub async fn create(
     .await?)
 }
 
-pub async fn get(conn: &impl ConnectionTrait, org: OrgId, id: UnitId) -> Result<Unit, StoreError> {
+pub async fn get(
+    conn: &impl ConnectionTrait,
+    scope: impl Into<Scope>,
+    id: UnitId,
+) -> Result<Unit, StoreError> {
     unit::Entity::find_by_id(id)
-        .filter(unit::Column::OrganizationId.eq(org))
+        .filter(scope.into().condition::<unit::Entity>())
         .one(conn)
         .await?
         .ok_or(StoreError::NotFound)
@@ -42,7 +48,7 @@ pub async fn get(conn: &impl ConnectionTrait, org: OrgId, id: UnitId) -> Result<
 /// Units of the organization, of one building when `building_id` is given.
 pub async fn list(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     building_id: Option<BuildingId>,
     page: Page,
 ) -> Result<Paged<Unit>, StoreError> {
@@ -50,7 +56,7 @@ pub async fn list(
         building_id,
         ..UnitFilter::default()
     };
-    list_filtered(conn, org, &filter, page).await
+    list_filtered(conn, scope, &filter, page).await
 }
 
 /// List filters; `None` fields do not filter.
@@ -66,11 +72,13 @@ pub struct UnitFilter {
 
 pub async fn list_filtered(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     filter: &UnitFilter,
     page: Page,
 ) -> Result<Paged<Unit>, StoreError> {
-    let mut select = unit::Entity::find().filter(unit::Column::OrganizationId.eq(org));
+    let scope = scope.into();
+    let org = scope.org;
+    let mut select = unit::Entity::find().filter(scope.condition::<unit::Entity>());
     if let Some(building_id) = filter.building_id {
         select = select.filter(unit::Column::BuildingId.eq(building_id));
     }
@@ -95,12 +103,12 @@ pub async fn list_filtered(
 /// Renames a unit or changes its kind.
 pub async fn update(
     conn: &impl ConnectionTrait,
-    org: OrgId,
+    scope: impl Into<Scope>,
     id: UnitId,
     name: Option<String>,
     kind: Option<UnitKind>,
 ) -> Result<Unit, StoreError> {
-    let mut row: unit::ActiveModel = get(conn, org, id).await?.into();
+    let mut row: unit::ActiveModel = get(conn, scope, id).await?.into();
     if let Some(name) = name {
         row.name = Set(name);
     }
@@ -111,10 +119,14 @@ pub async fn update(
 }
 
 /// Deletes a unit of the organization; a database error when accounts or meters remain.
-pub async fn delete(conn: &impl ConnectionTrait, org: OrgId, id: UnitId) -> Result<(), StoreError> {
+pub async fn delete(
+    conn: &impl ConnectionTrait,
+    scope: impl Into<Scope>,
+    id: UnitId,
+) -> Result<(), StoreError> {
     let res = unit::Entity::delete_many()
         .filter(unit::Column::Id.eq(id))
-        .filter(unit::Column::OrganizationId.eq(org))
+        .filter(scope.into().condition::<unit::Entity>())
         .exec(conn)
         .await?;
     if res.rows_affected == 1 {

@@ -7,13 +7,14 @@
 use chrono::Utc;
 use domain::Role;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, Set,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::entity::{membership, user};
+use crate::entity::{membership, membership_site, user};
 use crate::error::map_unique;
-use crate::{OrgId, StoreError, User, UserId};
+use crate::{OrgId, Page, Paged, SiteId, StoreError, User, UserId};
 
 /// A user to create. `password_hash` is already hashed (argon2) by the caller.
 #[derive(Clone, Debug)]
@@ -29,6 +30,10 @@ pub struct NewUser {
 pub struct Membership {
     pub organization_id: OrgId,
     pub role: Role,
+    /// A disabled member cannot sign in to this organization.
+    pub disabled: bool,
+    /// The member sees only the sites listed for them (see [`crate::scope`]).
+    pub site_limited: bool,
 }
 
 /// The canonical form of an email address: trimmed and lowercase.
@@ -88,6 +93,8 @@ pub async fn add_membership(
         organization_id: Set(org),
         role: Set(role.as_str().to_owned()),
         created_at: Set(Utc::now()),
+        disabled: Set(false),
+        site_limited: Set(false),
     }
     .insert(conn)
     .await
@@ -95,6 +102,8 @@ pub async fn add_membership(
     Ok(Membership {
         organization_id: org,
         role,
+        disabled: false,
+        site_limited: false,
     })
 }
 
@@ -109,15 +118,185 @@ pub async fn memberships_of(
         .all(conn)
         .await?
         .into_iter()
-        .map(|m| {
-            let role = m
-                .role
-                .parse::<Role>()
-                .map_err(|e| StoreError::Invalid(e.to_string()))?;
-            Ok(Membership {
-                organization_id: m.organization_id,
-                role,
-            })
-        })
+        .map(|m| membership_of(&m))
         .collect()
+}
+
+fn membership_of(m: &membership::Model) -> Result<Membership, StoreError> {
+    let role = m
+        .role
+        .parse::<Role>()
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+    Ok(Membership {
+        organization_id: m.organization_id,
+        role,
+        disabled: m.disabled,
+        site_limited: m.site_limited,
+    })
+}
+
+/// A user as their organization's admins see them: the person and their membership there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Member {
+    pub user: User,
+    pub membership: Membership,
+    /// The sites a site-limited member may see; `None` for every site.
+    pub site_ids: Option<Vec<SiteId>>,
+    pub joined_at: chrono::DateTime<Utc>,
+}
+
+/// The organization's members, oldest first; of one role when given.
+pub async fn list_members(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    role: Option<Role>,
+    page: Page,
+) -> Result<Paged<Member>, StoreError> {
+    let mut select = membership::Entity::find().filter(membership::Column::OrganizationId.eq(org));
+    if let Some(role) = role {
+        select = select.filter(membership::Column::Role.eq(role.as_str()));
+    }
+    let select = select
+        .order_by_asc(membership::Column::CreatedAt)
+        .order_by_asc(membership::Column::UserId);
+    let paged = crate::page::fetch(conn, select, page).await?;
+    let mut items = Vec::with_capacity(paged.items.len());
+    for m in paged.items {
+        items.push(member_of(conn, m).await?);
+    }
+    Ok(Paged {
+        items,
+        total: paged.total,
+    })
+}
+
+async fn member_of(
+    conn: &impl ConnectionTrait,
+    m: membership::Model,
+) -> Result<Member, StoreError> {
+    let user = get_user(conn, m.user_id).await?;
+    let site_ids = if m.site_limited {
+        Some(
+            membership_site::Entity::find()
+                .filter(membership_site::Column::UserId.eq(m.user_id))
+                .filter(membership_site::Column::OrganizationId.eq(m.organization_id))
+                .order_by_asc(membership_site::Column::SiteId)
+                .all(conn)
+                .await?
+                .into_iter()
+                .map(|s| s.site_id)
+                .collect(),
+        )
+    } else {
+        None
+    };
+    Ok(Member {
+        membership: membership_of(&m)?,
+        joined_at: m.created_at,
+        user,
+        site_ids,
+    })
+}
+
+/// A member of the organization; a user without a membership there is `NotFound`.
+pub async fn get_member(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    user: UserId,
+) -> Result<Member, StoreError> {
+    let m = membership::Entity::find_by_id((user, org))
+        .one(conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    member_of(conn, m).await
+}
+
+/// Changes to a membership; `None` fields stay. `site_ids: Some(None)` lifts the site limit.
+#[derive(Clone, Debug, Default)]
+pub struct MemberChanges {
+    pub role: Option<Role>,
+    pub site_ids: Option<Option<Vec<SiteId>>>,
+    pub disabled: Option<bool>,
+}
+
+/// Applies `changes` to a member of `org`. Listed sites must be the organization's (else
+/// `NotFound`).
+pub async fn update_member(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    user: UserId,
+    changes: MemberChanges,
+) -> Result<Member, StoreError> {
+    let m = membership::Entity::find_by_id((user, org))
+        .one(conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let mut row: membership::ActiveModel = m.into();
+    if let Some(role) = changes.role {
+        row.role = Set(role.as_str().to_owned());
+    }
+    if let Some(disabled) = changes.disabled {
+        row.disabled = Set(disabled);
+    }
+    if let Some(sites) = changes.site_ids {
+        row.site_limited = Set(sites.is_some());
+        set_sites(conn, org, user, sites.as_deref().unwrap_or_default()).await?;
+    }
+    let m = row.update(conn).await?;
+    member_of(conn, m).await
+}
+
+/// Replaces the member's site list (checked to be the organization's sites).
+async fn set_sites(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+    user: UserId,
+    sites: &[SiteId],
+) -> Result<(), StoreError> {
+    membership_site::Entity::delete_many()
+        .filter(membership_site::Column::UserId.eq(user))
+        .filter(membership_site::Column::OrganizationId.eq(org))
+        .exec(conn)
+        .await?;
+    let mut seen = std::collections::BTreeSet::new();
+    for &site_id in sites {
+        if !seen.insert(site_id) {
+            continue;
+        }
+        crate::site::get(conn, org, site_id).await?;
+        membership_site::ActiveModel {
+            user_id: Set(user),
+            organization_id: Set(org),
+            site_id: Set(site_id),
+        }
+        .insert(conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// How many enabled org admins the organization has.
+pub async fn count_active_admins(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+) -> Result<u64, StoreError> {
+    Ok(membership::Entity::find()
+        .filter(membership::Column::OrganizationId.eq(org))
+        .filter(membership::Column::Role.eq(Role::OrgAdmin.as_str()))
+        .filter(membership::Column::Disabled.eq(false))
+        .count(conn)
+        .await?)
+}
+
+/// Stores a new password hash (argon2, hashed by the caller).
+pub async fn set_password_hash(
+    conn: &impl ConnectionTrait,
+    user: UserId,
+    hash: String,
+) -> Result<(), StoreError> {
+    let row = get_user(conn, user).await?;
+    let mut row: user::ActiveModel = row.into();
+    row.password_hash = Set(hash);
+    row.update(conn).await?;
+    Ok(())
 }

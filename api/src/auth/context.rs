@@ -6,6 +6,7 @@ use std::future::{ready, Ready};
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 use domain::Role;
 use store::ids::{OrgId, UserId};
+use store::Scope;
 
 use super::TokenKeys;
 use crate::error::ApiError;
@@ -16,6 +17,8 @@ pub struct OrgContext {
     pub user_id: UserId,
     pub org_id: OrgId,
     pub role: Role,
+    /// The caller sees only the sites their membership lists (see [`OrgContext::scope`]).
+    pub site_limited: bool,
 }
 
 /// Who may call what. Each endpoint names one of these in its `ctx.require(...)`.
@@ -51,6 +54,26 @@ pub mod roles {
 }
 
 impl OrgContext {
+    /// What the caller's queries may touch: their organization, narrowed to their sites when
+    /// their membership is site-limited. Pass it wherever a store function takes a scope.
+    pub fn scope(&self) -> Scope {
+        if self.site_limited {
+            Scope::sites_of(self.org_id, self.user_id)
+        } else {
+            Scope::org(self.org_id)
+        }
+    }
+
+    /// Fails with `403 forbidden` for a site-limited caller: acts on the whole organization
+    /// (creating a site, organization-wide settings) need an unlimited membership.
+    pub fn require_all_sites(&self) -> Result<(), ApiError> {
+        if self.site_limited {
+            Err(ApiError::Forbidden)
+        } else {
+            Ok(())
+        }
+    }
+
     /// Records a manager action in the audit log, in the transaction of the change.
     pub async fn audit(
         &self,
@@ -131,6 +154,7 @@ fn context(req: &HttpRequest) -> Result<OrgContext, ApiError> {
         user_id: UserId::from(claims.sub),
         org_id: OrgId::from(claims.org),
         role,
+        site_limited: claims.site_limited,
     })
 }
 

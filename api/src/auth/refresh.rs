@@ -7,12 +7,12 @@
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use domain::Role;
 use rand::RngCore as _;
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use store::ids::{OrgId, UserId};
+use store::ids::UserId;
+use store::user::Membership;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -73,34 +73,45 @@ pub async fn login(
         Some(org) => memberships
             .iter()
             .find(|m| Uuid::from(m.organization_id) == org),
-        None => memberships.first(),
+        None => memberships
+            .iter()
+            .find(|m| !m.disabled)
+            .or_else(|| memberships.first()),
     }
     .ok_or_else(|| ApiError::Forbidden)?;
+    if membership.disabled {
+        // A member their organization disabled: the same answer as a wrong password.
+        return Err(invalid_credentials());
+    }
     issue_pair(
         db,
         keys,
         refresh_ttl,
         user.id,
-        membership.organization_id,
-        membership.role,
+        membership,
         Uuid::now_v7(),
         now,
     )
     .await
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn issue_pair(
     db: &DatabaseConnection,
     keys: &TokenKeys,
     refresh_ttl: std::time::Duration,
     user: UserId,
-    org: OrgId,
-    role: Role,
+    membership: &Membership,
     family: Uuid,
     now: DateTime<Utc>,
 ) -> Result<TokenPair, ApiError> {
-    let access_token = keys.issue(user.into(), org.into(), role, now)?;
+    let org = membership.organization_id;
+    let access_token = keys.issue_limited(
+        user.into(),
+        org.into(),
+        membership.role,
+        membership.site_limited,
+        now,
+    )?;
     let (refresh_token, token_hash) = new_refresh_token();
     let ttl = chrono::Duration::from_std(refresh_ttl).map_err(anyhow::Error::from)?;
     store::refresh_token::insert(
@@ -152,7 +163,7 @@ pub async fn refresh(
         return Err(invalid());
     };
     let user = store::user::get_user(db, stored.user_id).await?;
-    if user.disabled {
+    if user.disabled || membership.disabled {
         store::refresh_token::revoke_family(db, stored.family).await?;
         return Err(invalid());
     }
@@ -161,8 +172,7 @@ pub async fn refresh(
         keys,
         refresh_ttl,
         stored.user_id,
-        stored.organization_id,
-        membership.role,
+        membership,
         stored.family,
         now,
     )

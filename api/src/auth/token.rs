@@ -53,6 +53,10 @@ pub struct Claims {
     pub org: Uuid,
     /// The caller's role in that organization (`org_admin`, `operator`, ...).
     pub role: String,
+    /// The caller sees only the sites their membership lists (read from the database per
+    /// query, so a change of the list applies at once; the flag itself at the next refresh).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub site_limited: bool,
     pub iss: String,
     pub aud: String,
     pub iat: i64,
@@ -137,11 +141,24 @@ impl TokenKeys {
         role: Role,
         now: DateTime<Utc>,
     ) -> anyhow::Result<String> {
+        self.issue_limited(user, org, role, false, now)
+    }
+
+    /// [`Self::issue`] for a member who may be limited to some sites.
+    pub fn issue_limited(
+        &self,
+        user: Uuid,
+        org: Uuid,
+        role: Role,
+        site_limited: bool,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<String> {
         let ttl = i64::try_from(self.access_ttl.as_secs())?;
         let claims = Claims {
             sub: user,
             org,
             role: role.as_str().to_owned(),
+            site_limited,
             iss: ISSUER.to_owned(),
             aud: AUDIENCE_MANAGER.to_owned(),
             iat: now.timestamp(),

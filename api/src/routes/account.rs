@@ -180,7 +180,7 @@ pub async fn list(
         protected: q.protected,
         balance_below_fen: None,
     };
-    let paged = store::account::list_filtered(&state.db, ctx.org_id, &filter, page).await?;
+    let paged = store::account::list_filtered(&state.db, ctx.scope(), &filter, page).await?;
     let mut items = Vec::with_capacity(paged.items.len());
     for a in paged.items {
         items.push(AccountView::load(&state.db, ctx.org_id, a).await?);
@@ -222,7 +222,7 @@ pub async fn open(
         .db
         .transaction::<_, Account, ApiError>(|txn| {
             Box::pin(async move {
-                let a = store::account::open_in_txn(txn, ctx.org_id, new).await?;
+                let a = store::account::open_in_txn(txn, ctx.scope(), new).await?;
                 store::outbox::enqueue(
                     txn,
                     Some(ctx.org_id),
@@ -257,7 +257,7 @@ pub async fn get(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(roles::READ)?;
-    let a = store::account::get(&state.db, ctx.org_id, AccountId::from(*id))
+    let a = store::account::get(&state.db, ctx.scope(), AccountId::from(*id))
         .await
         .map_err(not_found)?;
     Ok(HttpResponse::Ok().json(AccountView::load(&state.db, ctx.org_id, a).await?))
@@ -304,14 +304,15 @@ pub async fn update(
         .transaction::<_, Account, ApiError>(|txn| {
             Box::pin(async move {
                 let control = !changes.is_empty() || protected.is_some();
-                let mut a = store::account::update(txn, ctx.org_id, id, changes, Some(ctx.user_id))
-                    .await
-                    .map_err(not_found)?;
+                let mut a =
+                    store::account::update(txn, ctx.scope(), id, changes, Some(ctx.user_id))
+                        .await
+                        .map_err(not_found)?;
                 if let Some(p) = protected {
                     if p != a.protected || p {
                         a = store::account::set_protection(
                             txn,
-                            ctx.org_id,
+                            ctx.scope(),
                             id,
                             p,
                             reason,

@@ -72,7 +72,7 @@ pub async fn list(
     ctx.require(roles::READ)?;
     let page = page.page()?;
     let paged =
-        store::building::list(&state.db, ctx.org_id, q.site_id.map(SiteId::from), page).await?;
+        store::building::list(&state.db, ctx.scope(), q.site_id.map(SiteId::from), page).await?;
     Ok(HttpResponse::Ok().json(ListResponse::from_paged(paged, page, BuildingView::from)))
 }
 
@@ -95,7 +95,7 @@ pub async fn create(
         .db
         .transaction::<_, Building, ApiError>(|txn| {
             Box::pin(async move {
-                let b = store::building::create(txn, ctx.org_id, site_id, &name)
+                let b = store::building::create(txn, ctx.scope(), site_id, &name)
                     .await
                     .map_err(|e| ApiError::from_store(e, "site_not_found", "site"))?;
                 ctx.audit(
@@ -125,7 +125,7 @@ pub async fn get(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(roles::READ)?;
-    let b = store::building::get(&state.db, ctx.org_id, BuildingId::from(*id))
+    let b = store::building::get(&state.db, ctx.scope(), BuildingId::from(*id))
         .await
         .map_err(not_found)?;
     Ok(HttpResponse::Ok().json(BuildingView::from(b)))
@@ -150,10 +150,10 @@ pub async fn update(
         .db
         .transaction::<_, Building, ApiError>(|txn| {
             Box::pin(async move {
-                let before = store::building::get(txn, ctx.org_id, id)
+                let before = store::building::get(txn, ctx.scope(), id)
                     .await
                     .map_err(not_found)?;
-                let after = store::building::rename(txn, ctx.org_id, id, &name).await?;
+                let after = store::building::rename(txn, ctx.scope(), id, &name).await?;
                 ctx.audit(
                     txn,
                     "building.update",
@@ -187,10 +187,10 @@ pub async fn remove(
         .db
         .transaction::<_, (), ApiError>(|txn| {
             Box::pin(async move {
-                let before = store::building::get(txn, ctx.org_id, id)
+                let before = store::building::get(txn, ctx.scope(), id)
                     .await
                     .map_err(not_found)?;
-                store::building::delete(txn, ctx.org_id, id).await?;
+                store::building::delete(txn, ctx.scope(), id).await?;
                 ctx.audit(
                     txn,
                     "building.delete",

@@ -10,7 +10,7 @@ use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use store::command::{Command, CommandAction};
-use store::{Account, MeterId, OrgId};
+use store::{Account, MeterId};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -78,10 +78,10 @@ fn meter_not_found(e: store::StoreError) -> ApiError {
 /// The open account of the meter's unit, if any.
 async fn account_of(
     state: &AppState,
-    org: OrgId,
+    scope: store::Scope,
     meter: MeterId,
 ) -> Result<Option<Account>, ApiError> {
-    let m = store::meter::get(&state.db, org, meter)
+    let m = store::meter::get(&state.db, scope, meter)
         .await
         .map_err(meter_not_found)?;
     let Some(unit) = m.unit_id else {
@@ -93,7 +93,7 @@ async fn account_of(
         ..Default::default()
     };
     let page =
-        store::account::list_filtered(&state.db, org, &filter, store::Page::new(1, 1)).await?;
+        store::account::list_filtered(&state.db, scope, &filter, store::Page::new(1, 1)).await?;
     Ok(page.items.into_iter().next())
 }
 
@@ -125,7 +125,7 @@ pub async fn send(
             )
         })?;
     let meter = MeterId::from(*id);
-    let account = account_of(&state, ctx.org_id, meter).await?;
+    let account = account_of(&state, ctx.scope(), meter).await?;
     let force = power::Override {
         requested: body.override_,
         until: body.until,
@@ -160,9 +160,9 @@ pub async fn history(
     ctx.require(roles::READ)?;
     let page = page.page()?;
     let meter = MeterId::from(*id);
-    store::meter::get(&state.db, ctx.org_id, meter)
+    store::meter::get(&state.db, ctx.scope(), meter)
         .await
         .map_err(meter_not_found)?;
-    let paged = store::command::list_for_meter(&state.db, ctx.org_id, meter, page).await?;
+    let paged = store::command::list_for_meter(&state.db, ctx.scope(), meter, page).await?;
     Ok(HttpResponse::Ok().json(ListResponse::from_paged(paged, page, CommandView::from)))
 }

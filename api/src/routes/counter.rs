@@ -148,7 +148,7 @@ pub async fn pay(
     };
     let o = service::take_payment(
         &state.db,
-        ctx.org_id,
+        ctx.scope(),
         ctx.user_id,
         AccountId::from(*id),
         amount,
@@ -206,7 +206,7 @@ pub async fn receipt(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(roles::READ_MONEY)?;
-    let r = store::counter::get(&state.db, ctx.org_id, *id)
+    let r = store::counter::get(&state.db, ctx.scope(), *id)
         .await
         .map_err(|e| ApiError::from_store(e, "receipt_not_found", "receipt"))?;
     Ok(HttpResponse::Ok().json(ReceiptView::new(r, false)))
@@ -231,10 +231,10 @@ pub async fn print(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(roles::READ_MONEY)?;
-    let r = store::counter::get(&state.db, ctx.org_id, *id)
+    let r = store::counter::get(&state.db, ctx.scope(), *id)
         .await
         .map_err(|e| ApiError::from_store(e, "receipt_not_found", "receipt"))?;
-    let account = store::account::get(&state.db, ctx.org_id, r.account_id).await?;
+    let account = store::account::get(&state.db, ctx.scope(), r.account_id).await?;
     let org = store::organization::get_organization(&state.db, ctx.org_id).await?;
     let kind = match r.kind.as_str() {
         "payment" => "收款 Payment",
@@ -326,7 +326,7 @@ pub async fn day_end(
             .with_timezone(&service::business_tz())
             .date_naive()
     });
-    let report = service::day_end(&state.db, ctx.org_id, date).await?;
+    let report = service::day_end(&state.db, ctx.scope(), date).await?;
     let tally = |sum: service::Sum| Tally {
         count: sum.count,
         total: show(domain::Money::from_fen(sum.fen)),

@@ -118,7 +118,7 @@ pub async fn accounts(
     for page in 1.. {
         let paged = store::account::list_filtered(
             &state.db,
-            ctx.org_id,
+            ctx.scope(),
             &filter,
             Page::new(page, store::page::MAX_PER_PAGE),
         )
@@ -160,14 +160,14 @@ pub async fn ledger(
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(roles::READ_MONEY)?;
     let id = AccountId::from(*id);
-    let account = store::account::get(&state.db, ctx.org_id, id)
+    let account = store::account::get(&state.db, ctx.scope(), id)
         .await
         .map_err(super::account::not_found)?;
     let mut entries = Vec::new();
     for page in 1.. {
         let paged = store::ledger::entries_of(
             &state.db,
-            ctx.org_id,
+            ctx.scope(),
             id,
             Page::new(page, store::page::MAX_PER_PAGE),
         )
@@ -219,18 +219,18 @@ pub async fn day_end(
             .with_timezone(&service::business_tz())
             .date_naive()
     });
-    day_end_csv(&state.db, ctx.org_id, date).await
+    day_end_csv(&state.db, ctx.scope(), date).await
 }
 
 /// The day-end CSV of a business day; the manager's day-end page serves it too.
 pub async fn day_end_csv(
     db: &sea_orm::DatabaseConnection,
-    org: store::OrgId,
+    scope: impl Into<store::Scope>,
     date: chrono::NaiveDate,
 ) -> Result<HttpResponse, ApiError> {
     let tz = service::business_tz();
     let (from, to) = service::business_day(date);
-    let receipts = store::counter::between(db, org, from, to).await?;
+    let receipts = store::counter::between(db, scope, from, to).await?;
     let mut csv = Csv::new(&[
         "receipt_no",
         "time",

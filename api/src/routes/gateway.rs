@@ -102,7 +102,7 @@ pub async fn list(
     let page = page.page()?;
     let paged = store::gateway::list_filtered(
         &state.db,
-        ctx.org_id,
+        ctx.scope(),
         q.site_id.map(SiteId::from),
         q.online,
         page,
@@ -137,7 +137,7 @@ pub async fn create(
         .db
         .transaction::<_, Gateway, ApiError>(|txn| {
             Box::pin(async move {
-                let g = store::gateway::create(txn, ctx.org_id, new)
+                let g = store::gateway::create(txn, ctx.scope(), new)
                     .await
                     .map_err(|e| ApiError::from_store(e, "site_not_found", "site"))?;
                 ctx.audit(
@@ -171,7 +171,7 @@ pub async fn get(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(roles::READ)?;
-    let g = store::gateway::get(&state.db, ctx.org_id, GatewayId::from(*id))
+    let g = store::gateway::get(&state.db, ctx.scope(), GatewayId::from(*id))
         .await
         .map_err(not_found)?;
     Ok(HttpResponse::Ok().json(GatewayView::from(g)))
@@ -202,10 +202,10 @@ pub async fn update(
         .db
         .transaction::<_, Gateway, ApiError>(|txn| {
             Box::pin(async move {
-                let before = store::gateway::get(txn, ctx.org_id, id)
+                let before = store::gateway::get(txn, ctx.scope(), id)
                     .await
                     .map_err(not_found)?;
-                let after = store::gateway::update(txn, ctx.org_id, id, name, site)
+                let after = store::gateway::update(txn, ctx.scope(), id, name, site)
                     .await
                     .map_err(|e| ApiError::from_store(e, "site_not_found", "site"))?;
                 ctx.audit(
@@ -242,10 +242,10 @@ pub async fn rotate_password(
         .db
         .transaction::<_, Gateway, ApiError>(|txn| {
             Box::pin(async move {
-                store::gateway::get(txn, ctx.org_id, id)
+                store::gateway::get(txn, ctx.scope(), id)
                     .await
                     .map_err(not_found)?;
-                let g = store::gateway::set_password_hash(txn, ctx.org_id, id, hash).await?;
+                let g = store::gateway::set_password_hash(txn, ctx.scope(), id, hash).await?;
                 ctx.audit(
                     txn,
                     "gateway.rotate_password",
@@ -283,10 +283,10 @@ pub async fn remove(
         .db
         .transaction::<_, (), ApiError>(|txn| {
             Box::pin(async move {
-                let before = store::gateway::get(txn, ctx.org_id, id)
+                let before = store::gateway::get(txn, ctx.scope(), id)
                     .await
                     .map_err(not_found)?;
-                store::gateway::delete(txn, ctx.org_id, id).await?;
+                store::gateway::delete(txn, ctx.scope(), id).await?;
                 ctx.audit(
                     txn,
                     "gateway.delete",

@@ -61,9 +61,9 @@ pub async fn account_ledger(
     ctx.require(roles::READ_MONEY)?;
     let page = page.page()?;
     let id = AccountId::from(*id);
-    store::account::get(&state.db, ctx.org_id, id)
+    store::account::get(&state.db, ctx.scope(), id)
         .await
         .map_err(super::account::not_found)?;
-    let paged = store::ledger::entries_of(&state.db, ctx.org_id, id, page).await?;
+    let paged = store::ledger::entries_of(&state.db, ctx.scope(), id, page).await?;
     Ok(HttpResponse::Ok().json(ListResponse::from_paged(paged, page, LedgerEntryView::from)))
 }

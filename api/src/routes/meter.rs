@@ -193,7 +193,7 @@ pub async fn list(
     let page = page.page()?;
     let mut unit_id = q.unit_id.map(UnitId::from);
     if let Some(account) = q.account_id {
-        let a = store::account::get(&state.db, ctx.org_id, AccountId::from(account))
+        let a = store::account::get(&state.db, ctx.scope(), AccountId::from(account))
             .await
             .map_err(super::account::not_found)?;
         unit_id = Some(a.unit_id);
@@ -202,7 +202,7 @@ pub async fn list(
         gateway_id: q.gateway_id.map(GatewayId::from),
         unit_id,
     };
-    let paged = store::meter::list_filtered(&state.db, ctx.org_id, &filter, page).await?;
+    let paged = store::meter::list_filtered(&state.db, ctx.scope(), &filter, page).await?;
     let mut items = Vec::with_capacity(paged.items.len());
     for m in paged.items {
         items.push(MeterView::load(&state.db, ctx.org_id, m).await?);
@@ -251,7 +251,7 @@ pub async fn create(
         .db
         .transaction::<_, Meter, ApiError>(|txn| {
             Box::pin(async move {
-                let m = store::meter::create(txn, ctx.org_id, new).await?;
+                let m = store::meter::create(txn, ctx.scope(), new).await?;
                 config_changed(txn, ctx.org_id, m.gateway_id).await?;
                 ctx.audit(
                     txn,
@@ -280,7 +280,7 @@ pub async fn get(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(roles::READ)?;
-    let m = store::meter::get(&state.db, ctx.org_id, MeterId::from(*id))
+    let m = store::meter::get(&state.db, ctx.scope(), MeterId::from(*id))
         .await
         .map_err(not_found)?;
     Ok(HttpResponse::Ok().json(MeterView::load(&state.db, ctx.org_id, m).await?))
@@ -328,10 +328,10 @@ pub async fn update(
         .db
         .transaction::<_, Meter, ApiError>(|txn| {
             Box::pin(async move {
-                let before = store::meter::get(txn, ctx.org_id, id)
+                let before = store::meter::get(txn, ctx.scope(), id)
                     .await
                     .map_err(not_found)?;
-                let after = store::meter::update(txn, ctx.org_id, id, changes).await?;
+                let after = store::meter::update(txn, ctx.scope(), id, changes).await?;
                 config_changed(txn, ctx.org_id, after.gateway_id).await?;
                 if before.gateway_id != after.gateway_id {
                     config_changed(txn, ctx.org_id, before.gateway_id).await?;
@@ -369,10 +369,10 @@ pub async fn remove(
         .db
         .transaction::<_, (), ApiError>(|txn| {
             Box::pin(async move {
-                let before = store::meter::get(txn, ctx.org_id, id)
+                let before = store::meter::get(txn, ctx.scope(), id)
                     .await
                     .map_err(not_found)?;
-                store::meter::delete(txn, ctx.org_id, id).await?;
+                store::meter::delete(txn, ctx.scope(), id).await?;
                 config_changed(txn, ctx.org_id, before.gateway_id).await?;
                 ctx.audit(
                     txn,

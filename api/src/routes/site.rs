@@ -123,7 +123,7 @@ pub async fn list(
     let filter = SiteFilter {
         name: q.into_inner().name,
     };
-    let paged = store::site::list_filtered(&state.db, ctx.org_id, &filter, page).await?;
+    let paged = store::site::list_filtered(&state.db, ctx.scope(), &filter, page).await?;
     Ok(HttpResponse::Ok().json(ListResponse::from_paged(paged, page, SiteView::from)))
 }
 
@@ -133,7 +133,7 @@ pub async fn list(
     responses(
         (status = 201, body = SiteView),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden` (also for staff limited to some sites)", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 #[post("/sites")]
@@ -143,6 +143,7 @@ pub async fn create(
     body: web::Json<CreateSite>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(roles::MANAGE)?;
+    ctx.require_all_sites()?;
     let body = body.into_inner();
     let mut new = NewSite::named(valid_name("name", &body.name)?);
     new.timezone = body.timezone.as_deref().map(valid_timezone).transpose()?;
@@ -188,7 +189,7 @@ pub async fn get(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(roles::READ)?;
-    let site = store::site::get(&state.db, ctx.org_id, SiteId::from(*id))
+    let site = store::site::get(&state.db, ctx.scope(), SiteId::from(*id))
         .await
         .map_err(not_found)?;
     Ok(HttpResponse::Ok().json(SiteView::from(site)))
@@ -239,10 +240,10 @@ pub async fn update(
         .db
         .transaction::<_, Site, ApiError>(|txn| {
             Box::pin(async move {
-                let before = store::site::get(txn, ctx.org_id, id)
+                let before = store::site::get(txn, ctx.scope(), id)
                     .await
                     .map_err(not_found)?;
-                let after = store::site::update(txn, ctx.org_id, id, changes).await?;
+                let after = store::site::update(txn, ctx.scope(), id, changes).await?;
                 check_thresholds(after.alarm_threshold(), after.trip_threshold())?;
                 ctx.audit(
                     txn,
@@ -279,10 +280,10 @@ pub async fn remove(
         .db
         .transaction::<_, (), ApiError>(|txn| {
             Box::pin(async move {
-                let before = store::site::get(txn, ctx.org_id, id)
+                let before = store::site::get(txn, ctx.scope(), id)
                     .await
                     .map_err(not_found)?;
-                store::site::delete(txn, ctx.org_id, id).await?;
+                store::site::delete(txn, ctx.scope(), id).await?;
                 ctx.audit(
                     txn,
                     "site.delete",

@@ -114,7 +114,7 @@ pub async fn list(
         kind: q.kind.map(UnitKind::from),
         name: q.name,
     };
-    let paged = store::unit::list_filtered(&state.db, ctx.org_id, &filter, page).await?;
+    let paged = store::unit::list_filtered(&state.db, ctx.scope(), &filter, page).await?;
     Ok(HttpResponse::Ok().json(ListResponse::from_paged(paged, page, UnitView::from)))
 }
 
@@ -140,7 +140,7 @@ pub async fn create(
         .db
         .transaction::<_, Unit, ApiError>(|txn| {
             Box::pin(async move {
-                let u = store::unit::create(txn, ctx.org_id, building, &name, kind)
+                let u = store::unit::create(txn, ctx.scope(), building, &name, kind)
                     .await
                     .map_err(|e| ApiError::from_store(e, "building_not_found", "building"))?;
                 ctx.audit(
@@ -170,7 +170,7 @@ pub async fn get(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(roles::READ)?;
-    let u = store::unit::get(&state.db, ctx.org_id, UnitId::from(*id))
+    let u = store::unit::get(&state.db, ctx.scope(), UnitId::from(*id))
         .await
         .map_err(not_found)?;
     Ok(HttpResponse::Ok().json(UnitView::from(u)))
@@ -201,10 +201,10 @@ pub async fn update(
         .db
         .transaction::<_, Unit, ApiError>(|txn| {
             Box::pin(async move {
-                let before = store::unit::get(txn, ctx.org_id, id)
+                let before = store::unit::get(txn, ctx.scope(), id)
                     .await
                     .map_err(not_found)?;
-                let after = store::unit::update(txn, ctx.org_id, id, name, kind).await?;
+                let after = store::unit::update(txn, ctx.scope(), id, name, kind).await?;
                 ctx.audit(
                     txn,
                     "unit.update",
@@ -238,10 +238,10 @@ pub async fn remove(
         .db
         .transaction::<_, (), ApiError>(|txn| {
             Box::pin(async move {
-                let before = store::unit::get(txn, ctx.org_id, id)
+                let before = store::unit::get(txn, ctx.scope(), id)
                     .await
                     .map_err(not_found)?;
-                store::unit::delete(txn, ctx.org_id, id).await?;
+                store::unit::delete(txn, ctx.scope(), id).await?;
                 ctx.audit(
                     txn,
                     "unit.delete",

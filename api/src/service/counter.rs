@@ -65,11 +65,11 @@ pub struct DayEnd {
 /// Adds up the organization's receipts of a business day.
 pub async fn day_end(
     db: &DatabaseConnection,
-    org: OrgId,
+    scope: impl Into<store::Scope>,
     date: NaiveDate,
 ) -> Result<DayEnd, ApiError> {
     let (from, to) = business_day(date);
-    let receipts = store::counter::between(db, org, from, to).await?;
+    let receipts = store::counter::between(db, scope, from, to).await?;
     let mut report = DayEnd {
         date,
         receipts: Vec::new(),
@@ -124,7 +124,7 @@ fn map(e: store::StoreError) -> ApiError {
 #[allow(clippy::too_many_arguments)]
 pub async fn take_payment(
     db: &DatabaseConnection,
-    org: OrgId,
+    scope: impl Into<store::Scope>,
     cashier: UserId,
     account: AccountId,
     amount: Money,
@@ -135,7 +135,7 @@ pub async fn take_payment(
     let txn = db.begin().await?;
     let outcome = store::counter::post_receipt(
         &txn,
-        org,
+        scope,
         NewReceipt {
             account_id: account,
             kind: ReceiptKind::Payment(method),
@@ -163,7 +163,7 @@ pub async fn adjust(
     let txn = db.begin().await?;
     let outcome = store::counter::post_receipt(
         &txn,
-        ctx.org_id,
+        ctx.scope(),
         NewReceipt {
             account_id: account,
             kind: ReceiptKind::Adjustment,
@@ -189,17 +189,17 @@ pub async fn reverse(
     now: DateTime<Utc>,
 ) -> Result<Outcome, ApiError> {
     let org = ctx.org_id;
-    let original = store::counter::get(db, org, receipt_id)
+    let original = store::counter::get(db, ctx.scope(), receipt_id)
         .await
         .map_err(|e| ApiError::from_store(e, "receipt_not_found", "receipt"))?;
-    if let Some(done) = store::counter::reversal_of(db, org, receipt_id).await? {
+    if let Some(done) = store::counter::reversal_of(db, ctx.scope(), receipt_id).await? {
         return Ok(Outcome {
             receipt: done,
             duplicate: true,
         });
     }
     check_policy(ctx, &original, override_threshold, now)?;
-    let account = store::account::get(db, org, original.account_id).await?;
+    let account = store::account::get(db, ctx.scope(), original.account_id).await?;
     let after = account.balance() - original.amount();
     if !override_threshold && after < trip_threshold(db, org, &account).await? {
         return Err(ApiError::conflict(
@@ -212,7 +212,7 @@ pub async fn reverse(
     let txn = db.begin().await?;
     let outcome = store::counter::post_receipt(
         &txn,
-        org,
+        ctx.scope(),
         NewReceipt {
             account_id: original.account_id,
             kind: ReceiptKind::Reversal {

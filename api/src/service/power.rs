@@ -114,7 +114,7 @@ pub async fn send(
                 for meter in meters {
                     let c = store::command::queue_command(
                         txn,
-                        ctx.org_id,
+                        ctx.scope(),
                         meter,
                         action,
                         expires_at,

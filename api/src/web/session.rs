@@ -31,6 +31,8 @@ pub struct Session {
     pub user_id: UserId,
     pub org_id: OrgId,
     pub role: Role,
+    /// Limited to some sites (`OrgContext::scope`).
+    pub site_limited: bool,
 }
 
 impl Session {
@@ -46,6 +48,7 @@ impl Session {
             user_id: self.user_id,
             org_id: self.org_id,
             role: self.role,
+            site_limited: self.site_limited,
         }
     }
 
@@ -67,6 +70,7 @@ pub(super) async fn from_cookies(
                     user_id: UserId::from(claims.sub),
                     org_id: OrgId::from(claims.org),
                     role,
+                    site_limited: claims.site_limited,
                 };
                 return Ok((Some(session), Vec::new()));
             }
@@ -97,6 +101,7 @@ pub(super) async fn from_cookies(
                 user_id: UserId::from(claims.sub),
                 org_id: OrgId::from(claims.org),
                 role,
+                site_limited: claims.site_limited,
             };
             Ok((Some(session), session_cookies(state, &pair)))
         }

@@ -12,15 +12,15 @@ use serde_json::{json, Value};
 use crate::support::{spawn_apps, TestApp};
 
 /// Ids of one organization's rows, one of each kind.
-struct Ids {
-    site: String,
-    building: String,
-    unit: String,
-    tenant: String,
-    account: String,
-    tariff: String,
-    gateway: String,
-    meter: String,
+pub(crate) struct Ids {
+    pub(crate) site: String,
+    pub(crate) building: String,
+    pub(crate) unit: String,
+    pub(crate) tenant: String,
+    pub(crate) account: String,
+    pub(crate) tariff: String,
+    pub(crate) gateway: String,
+    pub(crate) meter: String,
 }
 
 /// Creates a tariff, gateway and meter in B (the seed has the rest).
@@ -57,7 +57,7 @@ async fn org_b_ids(app: &TestApp) -> Ids {
 }
 
 /// Every route with an id, with a body that would be valid for a row of the caller's own org.
-fn routes(ids: &Ids) -> Vec<(Method, String, Option<Value>)> {
+pub(crate) fn routes(ids: &Ids) -> Vec<(Method, String, Option<Value>)> {
     let flat = json!({"effective_from": "2027-01-01T00:00:00Z", "pricing": {"kind": "flat", "price": "1"}});
     vec![
         (Method::GET, format!("/api/v1/sites/{}", ids.site), None),
@@ -209,7 +209,12 @@ fn routes(ids: &Ids) -> Vec<(Method, String, Option<Value>)> {
 
 /// Everything of organization B that a request could change, as one comparable text.
 async fn snapshot(app: &TestApp) -> String {
-    let org = app.org_b.to_string();
+    snapshot_of(app, app.org_b).await
+}
+
+/// Everything of `org` that a request could change, as one comparable text.
+pub(crate) async fn snapshot_of(app: &TestApp, org: store::OrgId) -> String {
+    let org = org.to_string();
     let mut out = String::new();
     for table in [
         "sites",

@@ -12,4 +12,5 @@ mod openapi;
 mod operations;
 mod property;
 mod self_service;
+mod site_limits;
 mod tenant_auth;

@@ -15,6 +15,10 @@ pub struct Model {
     /// A `domain::Role` in its snake_case form.
     pub role: String,
     pub created_at: DateTimeUtc,
+    /// A disabled member cannot sign in to this organization.
+    pub disabled: bool,
+    /// When set, the member sees only rows under the sites listed in `membership_sites`.
+    pub site_limited: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
