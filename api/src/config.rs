@@ -32,6 +32,10 @@ pub struct Settings {
     pub wechat_api_base: String,
     /// Alipay gateway URL (tests point it at a local fake).
     pub alipay_gateway: String,
+    /// Host of WeChat's web authorisation page (网页授权) the door page sends WeChat users to.
+    pub wechat_oauth_authorize_base: String,
+    /// Host of WeChat's OAuth API that turns the authorisation `code` into the payer's openid.
+    pub wechat_oauth_api_base: String,
     /// Whether sandbox merchants may be created and paid (turn off in production).
     pub sandbox_payments: bool,
     /// Lifetime of a tenant's access token (phone sign-in), in seconds.
@@ -75,6 +79,8 @@ impl Default for Settings {
             refresh_token_ttl_secs: 30 * 24 * 3600,
             wechat_api_base: payments::wechat::client::DEFAULT_API_BASE.to_owned(),
             alipay_gateway: payments::alipay::client::DEFAULT_GATEWAY.to_owned(),
+            wechat_oauth_authorize_base: payments::wechat::oauth::DEFAULT_AUTHORIZE_BASE.to_owned(),
+            wechat_oauth_api_base: payments::wechat::oauth::DEFAULT_OAUTH_BASE.to_owned(),
             sandbox_payments: true,
             tenant_token_ttl_secs: 24 * 3600,
             otp_ttl_secs: 5 * 60,

@@ -1,5 +1,6 @@
-//! The web pages, served by the API binary itself: the property manager's dashboard at `/`
-//! and the tenant's door page at `/t/{account_no}`.
+//! The web pages, served by the API binary itself: the property manager's dashboard at `/`,
+//! the tenant's door page at `/t/{account_no}` and, after phone sign-in (`/t/login`), the
+//! tenant's own accounts at `/t/me`.
 //!
 //! Rules it keeps: pages are rendered on the server from templates compiled into the binary,
 //! with our own small CSS and JavaScript (no CDN, no third-party files); they call the store
@@ -24,6 +25,10 @@ mod pay;
 mod query;
 mod session;
 mod tariff;
+mod tenant;
+mod tenant_chart;
+mod tenant_session;
+mod tenant_wechat;
 
 use actix_web::web;
 
@@ -64,6 +69,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(board::building_board)
         .service(board::qr_sheet)
         .service(board::gateways)
+        // The tenant's own pages before the door page's `/t/{account_no}`.
+        .service(tenant_session::login_page)
+        .service(tenant_session::send_code)
+        .service(tenant_session::verify_code)
+        .service(tenant_session::logout)
+        .service(tenant::accounts)
+        .service(tenant::save_preferences)
+        .service(tenant::account)
+        .service(tenant::receipt)
+        .service(tenant_wechat::callback)
         .service(door::page)
         .service(door::events)
         .service(pay::submit);

@@ -17,6 +17,16 @@ const FILES: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("../../static/app.js"),
     ),
+    (
+        "tenant.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/tenant.css"),
+    ),
+    (
+        "tenant.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/tenant.js"),
+    ),
 ];
 
 #[get("/static/{file}")]

@@ -165,12 +165,19 @@ pub async fn door_view(state: &AppState, a: &Account) -> Result<minijinja::Value
 
 #[get("/t/{account_no}")]
 pub async fn page(
-    web: super::page::Web,
+    mut web: super::page::Web,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     let state = web.state()?.clone();
     let a = find(&state.db, &path).await?;
+    // Inside WeChat, its web authorisation first (JSAPI payment needs the payer's openid).
+    if let Some(redirect) = super::tenant_wechat::authorise_first(&mut web, &state, &a).await? {
+        return Ok(redirect);
+    }
     let d = door_view(&state, &a).await?;
+    // The signed-in tenant who owns the account gets a link to its usage and ledger.
+    let mine = super::tenant::own_page(&web, &state, &a).await;
+    let d = context! { mine => mine, ..d };
     render(
         &web,
         &d,

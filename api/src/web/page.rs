@@ -60,6 +60,12 @@ impl Templates {
             "tariffs.html",
             "tariff.html",
             "audit.html",
+            "tenant_login.html",
+            "tenant_me.html",
+            "tenant_account.html",
+            "tenant_receipt.html",
+            "tenant_jsapi.html",
+            "tenant_signout.html",
         );
         env.add_filter("fill", fill);
         Ok(Self { env })

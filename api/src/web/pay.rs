@@ -23,6 +23,7 @@ use super::counter::parse_amount;
 use super::door;
 use super::i18n::text;
 use super::page::{Web, WebError};
+use super::tenant_wechat::{self, WechatPayer};
 use crate::startup::AppState;
 
 /// The providers in the order the form lists them.
@@ -105,6 +106,9 @@ pub async fn submit(
         .map(|&(_, m)| m);
     if merchant.is_none() {
         errors.insert("provider", "err_provider");
+    } else if form.provider == "alipay" && super::tenant_wechat::in_wechat(&web.req) {
+        // WeChat blocks Alipay's pages: say how to get out of WeChat instead.
+        errors.insert("provider", "alipay_in_wechat");
     }
     let (Some(amount), Some(merchant)) = (amount, merchant) else {
         let d = door::door_view(&state, &account).await?;
@@ -132,6 +136,11 @@ pub async fn submit(
     }
     let ip = web.req.peer_addr().map(|a| a.ip());
     let refused = |key: &'static str| refuse(&web, &state, &account, &refill, key);
+    let openid = match tenant_wechat::payer(&web, &state, &account, &form.provider).await? {
+        WechatPayer::Browser => None,
+        WechatPayer::Jsapi(openid) => Some(openid),
+        WechatPayer::Unavailable => return refused("tenant_wechat_unavailable").await,
+    };
     if !state.pay.allow_order(ip) {
         return refused("pay_too_many").await;
     }
@@ -144,15 +153,19 @@ pub async fn submit(
             amount: amount.to_string(),
             provider: form.provider.clone(),
             merchant_id: Some(merchant.into()),
-            // Browser channels: WeChat H5, Alipay WAP (JSAPI needs WeChat's web authorisation).
-            channel: None,
-            openid: None,
+            // Browser channels: WeChat H5, Alipay WAP; inside WeChat, JSAPI with the openid of
+            // its web authorisation.
+            channel: openid.as_ref().map(|_| "jsapi".to_owned()),
+            openid,
         },
         ip_text.as_deref(),
         chrono::Utc::now(),
     )
     .await;
     match created {
+        Ok(order) if order.pay["kind"] == "jsapi" => {
+            tenant_wechat::jsapi_page(&web, &account, &order.amount, &order.pay)
+        }
         Ok(order) => match provider_page(&order.pay) {
             Some(url) => Ok(web.redirect(url)),
             None => refused("pay_unavailable").await,

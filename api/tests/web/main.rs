@@ -11,3 +11,4 @@ mod dashboard;
 mod desk;
 mod door;
 mod editors;
+mod tenant;

@@ -118,6 +118,33 @@ impl WebApp {
             .unwrap();
     }
 
+    /// The code of the newest SMS to `phone` in the server's outbox, as the tenant reads it.
+    pub fn sms_code(&self, phone: &str) -> String {
+        let dir = self.data_dir.path().join("outbox/sms");
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        names.sort();
+        let sms = names
+            .iter()
+            .rev()
+            .map(|p| {
+                serde_json::from_slice::<store::notifier::SmsFile>(&std::fs::read(p).unwrap())
+                    .unwrap()
+            })
+            .find(|m| m.to == phone)
+            .expect("an SMS to the phone");
+        let start = sms.text.find(|c: char| c.is_ascii_digit()).unwrap();
+        sms.text[start..start + 6].to_owned()
+    }
+
+    /// The number of SMS messages in the outbox.
+    pub fn sms_count(&self) -> usize {
+        std::fs::read_dir(self.data_dir.path().join("outbox/sms")).map_or(0, Iterator::count)
+    }
+
     /// The account number of organization A's seeded account.
     pub async fn account_no_a(&self) -> String {
         store::account::get(&self.db, self.seeded.a.org, self.seeded.a.account)
@@ -170,17 +197,23 @@ pub async fn spawn_webs() -> Vec<WebApp> {
 }
 
 pub async fn spawn_web(test_db: TestDb) -> WebApp {
+    spawn_web_with(test_db, |_| {}).await
+}
+
+/// [`spawn_web`] with settings changed by `tweak` (provider hosts pointed at local fakes).
+pub async fn spawn_web_with(test_db: TestDb, tweak: impl FnOnce(&mut Settings)) -> WebApp {
     let db = test_db.conn().clone();
     let seeded = store::testing::seed_two_orgs(&db).await.unwrap();
     add_manager(&db, seeded.a.org, MANAGER_A).await;
     add_manager(&db, seeded.b.org, MANAGER_B).await;
     let data_dir = tempfile::tempdir().unwrap();
-    let settings = Settings {
+    let mut settings = Settings {
         http_addr: "127.0.0.1:0".to_owned(),
         data_dir: data_dir.path().to_owned(),
         public_base_url: "http://pay.example.com".to_owned(),
         ..Settings::default()
     };
+    tweak(&mut settings);
     let services = api::startup::Services::embedded(&settings);
     let live = services.live.clone();
     let app = api::Application::build_with(settings, db.clone(), services).unwrap();

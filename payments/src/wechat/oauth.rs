@@ -6,12 +6,20 @@ use crate::error::PaymentError;
 
 /// The real OAuth API host.
 pub const DEFAULT_OAUTH_BASE: &str = "https://api.weixin.qq.com";
+/// The real host of the authorisation page the payer is sent to.
+pub const DEFAULT_AUTHORIZE_BASE: &str = "https://open.weixin.qq.com";
 
 /// Where to send the payer; WeChat comes back to `redirect_uri?code=...&state=...`.
 pub fn authorize_url(appid: &str, redirect_uri: &str, state: &str) -> String {
+    authorize_url_at(DEFAULT_AUTHORIZE_BASE, appid, redirect_uri, state)
+}
+
+/// [`authorize_url`] on another host (tests point it at a local fake).
+pub fn authorize_url_at(base: &str, appid: &str, redirect_uri: &str, state: &str) -> String {
     let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     format!(
-        "https://open.weixin.qq.com/connect/oauth2/authorize?appid={}&redirect_uri={}&response_type=code&scope=snsapi_base&state={}#wechat_redirect",
+        "{}/connect/oauth2/authorize?appid={}&redirect_uri={}&response_type=code&scope=snsapi_base&state={}#wechat_redirect",
+        base.trim_end_matches('/'),
         enc(appid),
         enc(redirect_uri),
         enc(state)
