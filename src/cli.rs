@@ -125,8 +125,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker => {
             let db = open_database(&settings).await?;
             ensure_schema_current(&db).await?;
-            // Worker keys come from WATTPAY_* variables; data and database follow the CLI's.
-            let mut ws = worker::Settings::load(None)?;
+            // Worker keys: the config file's `[worker]` table, then WATTPAY_* variables; data and
+            // database follow the CLI's.
+            let mut ws = worker::Settings::load_table(cli.config.as_deref(), "worker")?;
             ws.data_dir.clone_from(&settings.data_dir);
             ws.database_url = Some(settings.effective_database_url());
             let live =

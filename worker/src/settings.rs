@@ -1,6 +1,9 @@
-//! The worker's settings: a TOML file, then `WATTPAY_*` environment variables, then defaults
-//! that run everything embedded (SQLite in `data_dir`, the in-process live cache, the embedded
-//! MQTT broker, messages written to `data_dir/outbox`). Tests build the struct directly.
+//! The worker's settings: a TOML file (the whole file, or its `[worker]` table when it is the
+//! shared `wattpay --config` file), then `WATTPAY_*` environment variables (`WATTPAY_` + the key
+//! in upper case; `notify.smtp_*` and `notify.sms_webhook_url` without the `NOTIFY_` part, e.g.
+//! `WATTPAY_SMTP_URL`, the other `notify` keys as `WATTPAY_NOTIFY_*`; provider secrets), then
+//! defaults that run everything embedded (SQLite in `data_dir`, the in-process live cache, the
+//! embedded MQTT broker, messages written to `data_dir/outbox`). Tests build the struct directly.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -106,8 +109,12 @@ pub struct Settings {
     pub redis_url: Option<String>,
     /// Prefix of Redis keys and channels (tests use a unique one).
     pub redis_prefix: String,
-    /// `mqtt://host:port`; unset: start the embedded broker on `embedded_broker_port`.
+    /// `mqtt://host:port` or `mqtts://host:port` (TLS, port 8883 by default); unset: start the
+    /// embedded broker on `embedded_broker_port`.
     pub mqtt_url: Option<String>,
+    /// PEM file of the CA that signed the broker's certificate (`mqtts://` only); unset: the
+    /// Mozilla root certificates compiled in (webpki-roots).
+    pub mqtt_ca_file: Option<PathBuf>,
     /// Port of the embedded broker (0: any free port).
     pub embedded_broker_port: u16,
     /// Stable per worker: the broker keeps its persistent session (and its share of the shared
@@ -158,6 +165,7 @@ impl Default for Settings {
             redis_url: None,
             redis_prefix: "wattpay:".into(),
             mqtt_url: None,
+            mqtt_ca_file: None,
             embedded_broker_port: 1883,
             worker_id: "wattpay-worker-1".into(),
             mqtt_share_group: "wattpay-workers".into(),
@@ -187,7 +195,7 @@ pub enum SettingsError {
     #[error("parsing {0}: {1}")]
     Parse(PathBuf, toml::de::Error),
     #[error("environment variable {0}: {1}")]
-    Env(&'static str, String),
+    Env(String, String),
 }
 
 impl Settings {
@@ -205,41 +213,84 @@ impl Settings {
         Ok(settings)
     }
 
-    /// Overrides from `WATTPAY_*` variables (`get` answers a variable's value).
+    /// The `[worker]` table of the shared `wattpay --config` file (which holds the API's keys at
+    /// its top level; defaults when the file has no such table), then the environment.
+    pub fn load_table(file: Option<&Path>, table: &str) -> Result<Settings, SettingsError> {
+        let mut settings = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| SettingsError::Read(path.to_owned(), e))?;
+                let mut doc: toml::Table =
+                    toml::from_str(&text).map_err(|e| SettingsError::Parse(path.to_owned(), e))?;
+                match doc.remove(table) {
+                    Some(value) => value
+                        .try_into()
+                        .map_err(|e| SettingsError::Parse(path.to_owned(), e))?,
+                    None => Settings::default(),
+                }
+            }
+            None => Settings::default(),
+        };
+        settings.apply_env(|name| std::env::var(name).ok())?;
+        Ok(settings)
+    }
+
+    /// Overrides from `WATTPAY_*` variables (`get` answers a variable's value): `WATTPAY_` and
+    /// the key in upper case for every key, `WATTPAY_SMTP_URL` and friends for `notify.*`.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), SettingsError> {
-        let text = |name: &str| get(name).filter(|v| !v.trim().is_empty());
-        if let Some(v) = text("WATTPAY_DATABASE_URL") {
-            self.database_url = Some(v);
+        fn parsed<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, SettingsError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            v.trim()
+                .parse()
+                .map_err(|e: T::Err| SettingsError::Env(name.to_owned(), e.to_string()))
         }
+        let text = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let number = |name: &str| -> Result<Option<u64>, SettingsError> {
+            text(name).map(|v| parsed::<u64>(name, &v)).transpose()
+        };
+        let set_text = |name: &str, slot: &mut Option<String>| {
+            if let Some(v) = text(name) {
+                *slot = Some(v);
+            }
+        };
+        set_text("WATTPAY_DATABASE_URL", &mut self.database_url);
         if let Some(v) = text("WATTPAY_DATA_DIR") {
             self.data_dir = PathBuf::from(v);
         }
-        if let Some(v) = text("WATTPAY_REDIS_URL") {
-            self.redis_url = Some(v);
+        set_text("WATTPAY_REDIS_URL", &mut self.redis_url);
+        if let Some(v) = text("WATTPAY_REDIS_PREFIX") {
+            self.redis_prefix = v;
         }
-        if let Some(v) = text("WATTPAY_MQTT_URL") {
-            self.mqtt_url = Some(v);
+        set_text("WATTPAY_MQTT_URL", &mut self.mqtt_url);
+        if let Some(v) = text("WATTPAY_MQTT_CA_FILE") {
+            self.mqtt_ca_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = text("WATTPAY_EMBEDDED_BROKER_PORT") {
+            self.embedded_broker_port = parsed("WATTPAY_EMBEDDED_BROKER_PORT", &v)?;
         }
         if let Some(v) = text("WATTPAY_WORKER_ID") {
             self.worker_id = v;
         }
-        if let Some(v) = text("WATTPAY_SMTP_URL") {
-            self.notify.smtp_url = Some(v);
+        if let Some(v) = text("WATTPAY_MQTT_SHARE_GROUP") {
+            self.mqtt_share_group = v;
         }
-        if let Some(v) = text("WATTPAY_SMS_WEBHOOK_URL") {
-            self.notify.sms_webhook_url = Some(v);
+        if let Some(v) = text("WATTPAY_MQTT_SESSION_EXPIRY_SECS") {
+            self.mqtt_session_expiry_secs = parsed("WATTPAY_MQTT_SESSION_EXPIRY_SECS", &v)?;
+        }
+        if let Some(v) = text("WATTPAY_MQTT_VERSION") {
+            self.mqtt_version = parsed("WATTPAY_MQTT_VERSION", &v)?;
+        }
+        set_text("WATTPAY_MQTT_USERNAME", &mut self.mqtt_username);
+        if let Some(v) = text("WATTPAY_MQTT_PASSWORD") {
+            self.mqtt_password = Some(SecretString::from(v));
+        }
+        if let Some(v) = text("WATTPAY_MQTT_MAX_PACKET_BYTES") {
+            self.mqtt_max_packet_bytes = parsed("WATTPAY_MQTT_MAX_PACKET_BYTES", &v)?;
         }
         if let Some(v) = text("WATTPAY_PUBLIC_BASE_URL") {
             self.public_base_url = v;
-        }
-        if let Some(v) = text("WATTPAY_SMTP_USERNAME") {
-            self.notify.smtp_username = Some(v);
-        }
-        if let Some(v) = text("WATTPAY_SMTP_PASSWORD") {
-            self.notify.smtp_password = Some(v.into());
-        }
-        if let Some(v) = text("WATTPAY_NOTIFY_QUIET_HOURS") {
-            self.notify.quiet_hours = Some(v);
         }
         // Provider secrets, so the file can be checked in without them.
         if let (Some(v), Some(p)) = (
@@ -260,16 +311,51 @@ impl Settings {
         ) {
             p.secret = Some(v.into());
         }
-        if let Some(v) = text("WATTPAY_COMMAND_TIMEOUT_SECS") {
-            let secs = v
-                .parse()
-                .map_err(|e| SettingsError::Env("WATTPAY_COMMAND_TIMEOUT_SECS", format!("{e}")))?;
-            self.command_timeout = Duration::from_secs(secs);
+        // `_SECS` is the older spelling of the same variable.
+        for name in ["WATTPAY_COMMAND_TIMEOUT", "WATTPAY_COMMAND_TIMEOUT_SECS"] {
+            if let Some(secs) = number(name)? {
+                self.command_timeout = Duration::from_secs(secs);
+            }
         }
         if let Some(v) = text("WATTPAY_COMMAND_ATTEMPTS") {
-            self.command_attempts = v
-                .parse()
-                .map_err(|e| SettingsError::Env("WATTPAY_COMMAND_ATTEMPTS", format!("{e}")))?;
+            self.command_attempts = parsed("WATTPAY_COMMAND_ATTEMPTS", &v)?;
+        }
+        if let Some(secs) = number("WATTPAY_COMMAND_EXPIRY")? {
+            self.command_expiry = Duration::from_secs(secs);
+        }
+        if let Some(ms) = number("WATTPAY_OUTBOX_POLL")? {
+            self.outbox_poll = Duration::from_millis(ms);
+        }
+        if let Some(secs) = number("WATTPAY_TICK_INTERVAL")? {
+            self.tick_interval = Duration::from_secs(secs);
+        }
+        if let Some(secs) = number("WATTPAY_METER_OFFLINE_AFTER")? {
+            self.meter_offline_after = Duration::from_secs(secs);
+        }
+        if let Some(secs) = number("WATTPAY_RESTORE_SLA")? {
+            self.restore_sla = Duration::from_secs(secs);
+        }
+        if let Some(v) = text("WATTPAY_TRIP_WINDOWS") {
+            self.trip_windows = v;
+        }
+        set_text("WATTPAY_SMTP_URL", &mut self.notify.smtp_url);
+        set_text("WATTPAY_SMTP_FROM", &mut self.notify.smtp_from);
+        set_text("WATTPAY_SMTP_USERNAME", &mut self.notify.smtp_username);
+        if let Some(v) = text("WATTPAY_SMTP_PASSWORD") {
+            self.notify.smtp_password = Some(SecretString::from(v));
+        }
+        if let Some(v) = text("WATTPAY_SMTP_CA_FILE") {
+            self.notify.smtp_ca_file = Some(PathBuf::from(v));
+        }
+        set_text("WATTPAY_SMS_WEBHOOK_URL", &mut self.notify.sms_webhook_url);
+        set_text("WATTPAY_NOTIFY_LANGUAGE", &mut self.notify.language);
+        set_text("WATTPAY_NOTIFY_QUIET_HOURS", &mut self.notify.quiet_hours);
+        set_text(
+            "WATTPAY_NOTIFY_DAILY_REMINDER_AT",
+            &mut self.notify.daily_reminder_at,
+        );
+        if let Some(v) = text("WATTPAY_NOTIFY_MAX_ATTEMPTS") {
+            self.notify.max_attempts = Some(parsed("WATTPAY_NOTIFY_MAX_ATTEMPTS", &v)?);
         }
         Ok(())
     }
@@ -341,5 +427,63 @@ mod tests {
         assert_eq!(s.mqtt_url.as_deref(), Some("mqtt://other:1883"));
         assert_eq!(s.notify.smtp_url.as_deref(), Some("smtp://mail:25"));
         assert!(toml::from_str::<Settings>("no_such_key = 1").is_err());
+    }
+
+    #[test]
+    fn every_key_has_its_environment_variable() {
+        let env = [
+            ("WATTPAY_MQTT_URL", "mqtts://broker:8883"),
+            ("WATTPAY_MQTT_CA_FILE", "/etc/wattpay/ca.pem"),
+            ("WATTPAY_MQTT_SHARE_GROUP", "g2"),
+            ("WATTPAY_MQTT_SESSION_EXPIRY_SECS", "5"),
+            ("WATTPAY_MQTT_VERSION", "4"),
+            ("WATTPAY_COMMAND_TIMEOUT", "3"),
+            ("WATTPAY_OUTBOX_POLL", "50"),
+            ("WATTPAY_TRIP_WINDOWS", "always"),
+            ("WATTPAY_SMTP_FROM", "wattpay@example.com"),
+        ];
+        let mut s = Settings::default();
+        s.apply_env(|name| {
+            env.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .unwrap();
+        assert_eq!(
+            s.mqtt_ca_file.as_deref(),
+            Some(Path::new("/etc/wattpay/ca.pem"))
+        );
+        assert_eq!(s.mqtt_share_group, "g2");
+        assert_eq!(s.mqtt_session_expiry_secs, 5);
+        assert_eq!(s.mqtt_version, 4);
+        assert_eq!(s.command_timeout, Duration::from_secs(3));
+        assert_eq!(s.outbox_poll, Duration::from_millis(50));
+        assert_eq!(s.trip_windows, "always");
+        assert_eq!(s.notify.smtp_from.as_deref(), Some("wattpay@example.com"));
+
+        let err = Settings::default()
+            .apply_env(|name| (name == "WATTPAY_MQTT_SESSION_EXPIRY_SECS").then(|| "soon".into()))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("WATTPAY_MQTT_SESSION_EXPIRY_SECS"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_shared_config_file_keeps_worker_keys_in_its_worker_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wattpay.toml");
+        std::fs::write(
+            &path,
+            "http_addr = \"0.0.0.0:8080\"\n[worker]\nworker_id = \"w-3\"\nmqtt_session_expiry_secs = 30\n",
+        )
+        .unwrap();
+        let s = Settings::load_table(Some(&path), "worker").unwrap();
+        assert_eq!(s.worker_id, "w-3");
+        assert_eq!(s.mqtt_session_expiry_secs, 30);
+        std::fs::write(&path, "http_addr = \"0.0.0.0:8080\"\n").unwrap();
+        let s = Settings::load_table(Some(&path), "worker").unwrap();
+        assert_eq!(s.worker_id, Settings::default().worker_id);
     }
 }
