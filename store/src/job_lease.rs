@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use crate::entity::job_lease;
 use crate::StoreError;
@@ -67,4 +67,36 @@ pub async fn last_run(
         .one(conn)
         .await?
         .and_then(|l| l.last_run_at))
+}
+
+/// Leases named `prefix...` that expired before `now`, as (name, holder), oldest first. The
+/// worker's liveness leases (`mqtt-session:{worker_id}`) are found this way.
+pub async fn expired_with_prefix(
+    conn: &impl ConnectionTrait,
+    prefix: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(job_lease::Entity::find()
+        .filter(job_lease::Column::Name.starts_with(prefix))
+        .filter(job_lease::Column::LeasedUntil.lt(now))
+        .order_by_asc(job_lease::Column::LeasedUntil)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|l| (l.name, l.holder))
+        .collect())
+}
+
+/// Gives the lease `name` up if `holder` holds it (the next [`try_take`] of anyone succeeds).
+pub async fn release(
+    conn: &impl ConnectionTrait,
+    name: &str,
+    holder: &str,
+) -> Result<(), StoreError> {
+    job_lease::Entity::delete_many()
+        .filter(job_lease::Column::Name.eq(name))
+        .filter(job_lease::Column::Holder.eq(holder))
+        .exec(conn)
+        .await?;
+    Ok(())
 }

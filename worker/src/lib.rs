@@ -27,6 +27,7 @@ pub mod publisher;
 pub mod rating;
 pub mod run;
 pub mod schedule;
+pub mod session;
 pub mod settings;
 
 use std::collections::BTreeSet;

@@ -4,6 +4,9 @@
 //! QoS 1, and manual acks: a message is acknowledged only once handled (or refused as
 //! invalid), so nothing is lost while a worker is down or restarting.
 //!
+//! `mqtts://` URLs connect over TLS, checking the broker's certificate against `mqtt_ca_file`
+//! (or the system's CA certificates).
+//!
 //! Messages are handled in a few lanes by gateway, so one gateway's backlog does not hold up
 //! another's; within a lane a gateway's messages keep their order. A transient failure (the
 //! database away) is retried in the lane until it succeeds.
@@ -11,6 +14,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use chrono::Utc;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -53,19 +57,122 @@ impl AckHandle {
     }
 }
 
-/// Host and port of an `mqtt://host:port` URL.
+/// Host and port of an `mqtt://host:port` (or `mqtts://`, `tcp://`) URL.
 pub fn parse_url(url: &str) -> anyhow::Result<(String, u16)> {
-    let rest = url
+    let (_, host, port) = parse_broker_url(url)?;
+    Ok((host, port))
+}
+
+/// `mqtt://host[:port]` (also `tcp://`, port 1883 by default) or `mqtts://host[:port]` (TLS,
+/// port 8883 by default) → (tls, host, port).
+pub fn parse_broker_url(url: &str) -> anyhow::Result<(bool, String, u16)> {
+    let (tls, rest) = if let Some(rest) = url.strip_prefix("mqtts://") {
+        (true, rest)
+    } else if let Some(rest) = url
         .strip_prefix("mqtt://")
         .or_else(|| url.strip_prefix("tcp://"))
-        .ok_or_else(|| {
-            anyhow::anyhow!("only mqtt:// URLs are supported by the worker so far (got {url})")
-        })?;
+    {
+        (false, rest)
+    } else {
+        anyhow::bail!("the MQTT URL must start with mqtt:// or mqtts:// (got {url})");
+    };
     let rest = rest.trim_end_matches('/');
-    Ok(match rest.rsplit_once(':') {
+    let default_port = if tls { 8883 } else { 1883 };
+    let (host, port) = match rest.rsplit_once(':') {
         Some((host, port)) => (host.to_owned(), port.parse()?),
-        None => (rest.to_owned(), 1883),
+        None => (rest.to_owned(), default_port),
+    };
+    anyhow::ensure!(!host.is_empty(), "the MQTT URL {url} has no host");
+    Ok((tls, host, port))
+}
+
+/// The TLS transport of an `mqtts://` URL: the server certificate must chain to
+/// `mqtt_ca_file` when set, else to the system's CA certificates.
+fn tls_transport(settings: &Settings) -> anyhow::Result<rumqttc::Transport> {
+    // Several crates may enable rustls providers; the worker picks ring. Already set is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Ok(match &settings.mqtt_ca_file {
+        Some(path) => {
+            let ca = std::fs::read(path)
+                .with_context(|| format!("reading mqtt_ca_file {}", path.display()))?;
+            anyhow::ensure!(
+                String::from_utf8_lossy(&ca).contains("-----BEGIN CERTIFICATE-----"),
+                "mqtt_ca_file {} holds no PEM certificate",
+                path.display()
+            );
+            rumqttc::Transport::tls(ca, None, None)
+        }
+        None => rumqttc::Transport::tls_with_default_config(),
     })
+}
+
+fn credentials(settings: &Settings) -> Option<(String, String)> {
+    settings.mqtt_username.clone().map(|u| {
+        let p = settings
+            .mqtt_password
+            .as_ref()
+            .map(|p| secrecy::ExposeSecret::expose_secret(p).to_owned())
+            .unwrap_or_default();
+        (u, p)
+    })
+}
+
+/// MQTT 5 options for `client_id`: persistent session (clean start off) with `session_expiry`
+/// seconds, manual acks, TLS for `mqtts://`.
+pub(crate) fn v5_options(
+    settings: &Settings,
+    url: &str,
+    client_id: &str,
+    session_expiry: u32,
+) -> anyhow::Result<rumqttc::v5::MqttOptions> {
+    let (tls, host, port) = parse_broker_url(url)?;
+    let mut o = rumqttc::v5::MqttOptions::new(client_id, host, port);
+    o.set_keep_alive(Duration::from_secs(30))
+        .set_clean_start(false)
+        .set_session_expiry_interval(Some(session_expiry))
+        .set_manual_acks(true)
+        .set_max_packet_size(u32::try_from(settings.mqtt_max_packet_bytes).ok());
+    if let Some((u, p)) = credentials(settings) {
+        o.set_credentials(u, p);
+    }
+    if tls {
+        o.set_transport(tls_transport(settings)?);
+    }
+    Ok(o)
+}
+
+/// Connects once with a throwaway client id (`{worker_id}-check`, clean start) and answers
+/// whether the broker accepted it: reachable, TLS certificate trusted (`mqtt_ca_file`),
+/// credentials right. A probe for operators and tests; the worker itself does not need it.
+pub async fn check_connection(settings: &Settings, url: &str) -> anyhow::Result<()> {
+    use rumqttc::v5::mqttbytes::v5::{ConnectReturnCode, Packet};
+    use rumqttc::v5::Event;
+
+    let mut o = v5_options(settings, url, &format!("{}-check", settings.worker_id), 0)?;
+    o.set_clean_start(true);
+    let (client, mut events) = rumqttc::v5::AsyncClient::new(o, 10);
+    let first = tokio::time::timeout(Duration::from_secs(10), events.poll())
+        .await
+        .with_context(|| format!("no answer from {url} within 10 s"))?;
+    let accepted = match first {
+        Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+            anyhow::ensure!(
+                ack.code == ConnectReturnCode::Success,
+                "{url} refused the connection: {:?}",
+                ack.code
+            );
+            Ok(())
+        }
+        Ok(other) => Err(anyhow::anyhow!(
+            "unexpected first event from {url}: {other:?}"
+        )),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("connecting to {url}"))),
+    };
+    if accepted.is_ok() {
+        let _ = client.try_disconnect();
+        let _ = tokio::time::timeout(Duration::from_secs(1), events.poll()).await;
+    }
+    accepted
 }
 
 /// A connected client: the publisher half, and the event loop to drive with [`Connection::run`].
@@ -83,39 +190,31 @@ enum EventLoop {
 /// Creates the client (it connects when [`Connection::run`] polls). `filter` is normally
 /// [`protocol::topic::WORKER_SHARED_FILTER`].
 pub fn connect(settings: &Settings, url: &str, filter: &str) -> anyhow::Result<Connection> {
-    let (host, port) = parse_url(url)?;
-    let creds = settings.mqtt_username.clone().map(|u| {
-        let p = settings
-            .mqtt_password
-            .as_ref()
-            .map(|p| secrecy::ExposeSecret::expose_secret(p).to_owned())
-            .unwrap_or_default();
-        (u, p)
-    });
     let max = settings.mqtt_max_packet_bytes;
     let (publisher, event_loop): (Arc<dyn Publisher>, EventLoop) = if settings.mqtt_version == 5 {
-        let mut o = rumqttc::v5::MqttOptions::new(settings.worker_id.clone(), host, port);
-        o.set_keep_alive(Duration::from_secs(30))
-            .set_clean_start(false)
-            .set_session_expiry_interval(Some(settings.mqtt_session_expiry_secs))
-            .set_manual_acks(true)
-            .set_max_packet_size(u32::try_from(max).ok());
-        if let Some((u, p)) = creds {
-            o.set_credentials(u, p);
-        }
+        let o = v5_options(
+            settings,
+            url,
+            &settings.worker_id,
+            settings.mqtt_session_expiry_secs,
+        )?;
         let (client, el) = rumqttc::v5::AsyncClient::new(o, 1_000);
         (
             Arc::new(client.clone()),
             EventLoop::V5(client, Box::new(el)),
         )
     } else {
+        let (tls, host, port) = parse_broker_url(url)?;
         let mut o = rumqttc::MqttOptions::new(settings.worker_id.clone(), host, port);
         o.set_keep_alive(Duration::from_secs(30))
             .set_clean_session(false)
             .set_manual_acks(true)
             .set_max_packet_size(max, max);
-        if let Some((u, p)) = creds {
+        if let Some((u, p)) = credentials(settings) {
             o.set_credentials(u, p);
+        }
+        if tls {
+            o.set_transport(tls_transport(settings)?);
         }
         let (client, el) = rumqttc::AsyncClient::new(o, 1_000);
         (
@@ -221,21 +320,27 @@ impl Connection {
 
 async fn lane(worker: Worker, mut rx: mpsc::UnboundedReceiver<Uplink>) {
     while let Some(p) = rx.recv().await {
-        let mut backoff = Duration::from_millis(200);
-        loop {
-            match worker.handle_uplink(&p.topic, &p.body, Utc::now()).await {
-                Ok(()) => break,
-                Err(e) if e.is_transient() => {
-                    tracing::warn!(topic = p.topic, error = %e, "uplink failed; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
-                }
-                Err(e) => {
-                    tracing::warn!(topic = p.topic, error = %e, "uplink refused");
-                    break;
-                }
+        handle_until_done(&worker, &p.topic, &p.body).await;
+        p.ack.ack().await;
+    }
+}
+
+/// Handles one uplink message, retrying transient failures until it succeeds; a message
+/// refused as invalid is logged. Either way it may then be acknowledged.
+pub(crate) async fn handle_until_done(worker: &Worker, topic: &str, body: &[u8]) {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        match worker.handle_uplink(topic, body, Utc::now()).await {
+            Ok(()) => break,
+            Err(e) if e.is_transient() => {
+                tracing::warn!(topic, error = %e, "uplink failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+            Err(e) => {
+                tracing::warn!(topic, error = %e, "uplink refused");
+                break;
             }
         }
-        p.ack.ack().await;
     }
 }

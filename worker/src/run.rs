@@ -1,6 +1,8 @@
 //! The worker process: connects to the database, the live cache and the broker (starting the
 //! embedded one when no URL is configured), then drives the step functions until `shutdown`
-//! resolves: uplink lanes, the rater (woken by ingestion), the outbox poller and the tick.
+//! resolves: uplink lanes, the rater (woken by ingestion), the outbox poller, the tick, and
+//! (on an external MQTT 5 broker) the liveness lease that lets peers adopt a stopped worker's
+//! session ([`session`]).
 
 use std::future::Future;
 
@@ -12,7 +14,7 @@ use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use tokio::task::JoinSet;
 
-use crate::{mqtt, notify, EmbeddedBroker, Settings, Worker};
+use crate::{mqtt, notify, session, EmbeddedBroker, Settings, Worker};
 
 /// A scheduled job from another crate (payment order polling from `payments`, reports, ...),
 /// given the database and `now`. The worker runs it every interval under a lease, so with
@@ -101,9 +103,14 @@ pub fn start_with_jobs(
         settings.uplink_filter()
     };
     let conn = mqtt::connect(&settings, &url, &filter)?;
+    // Sessions of stopped peers matter only on a shared broker with expiring (MQTT 5) sessions.
+    let adopt_peers = broker.is_none() && settings.mqtt_version == 5;
     let worker = Worker::new(db, settings, live, conn.publisher.clone(), notifier);
     let mut tasks = JoinSet::new();
     tasks.spawn(conn.run(worker.clone()));
+    if adopt_peers {
+        tasks.spawn(session::keep(worker.clone(), url.clone()));
+    }
     tasks.spawn(rater(worker.clone()));
     tasks.spawn(outbox_poller(worker.clone()));
     tasks.spawn(ticker(worker.clone()));

@@ -13,4 +13,5 @@ mod worker {
     pub mod notify;
     pub mod providers;
     pub mod rating;
+    pub mod tls;
 }

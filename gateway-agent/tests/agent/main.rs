@@ -9,4 +9,5 @@ mod fake_dtu;
 mod polling;
 mod pymodbus;
 mod support;
+mod tls;
 mod tools;
