@@ -110,7 +110,7 @@ pub async fn submit(
         // WeChat blocks Alipay's pages: say how to get out of WeChat instead.
         errors.insert("provider", "alipay_in_wechat");
     }
-    let (Some(amount), Some(merchant)) = (amount, merchant) else {
+    let (Some(amount), Some(merchant), true) = (amount, merchant, errors.is_empty()) else {
         let d = door::door_view(&state, &account).await?;
         let errors = minijinja::Value::from_serialize(&errors);
         return door::render(&web, &d, None, false, &refill, &errors).map(unprocessable);

@@ -21,22 +21,22 @@ use crate::support::{spawn_web, MANAGER_A, PASSWORD};
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// How long a page may take to show what the test waits for.
-const PATIENCE: Duration = Duration::from_secs(15);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(15);
 
-fn browser_paths() -> Option<(String, String)> {
+pub(crate) fn browser_paths() -> Option<(String, String)> {
     let chromium = std::env::var("WATTPAY_CHROMIUM").unwrap_or_else(|_| CHROMIUM.to_owned());
     let driver = std::env::var("WATTPAY_CHROMEDRIVER").unwrap_or_else(|_| CHROMEDRIVER.to_owned());
     (Path::new(&chromium).exists() && Path::new(&driver).exists()).then_some((chromium, driver))
 }
 
 /// chromedriver on a free port, killed when dropped.
-struct Driver {
+pub(crate) struct Driver {
     child: tokio::process::Child,
     url: String,
 }
 
 impl Driver {
-    async fn start(path: &str) -> Driver {
+    pub(crate) async fn start(path: &str) -> Driver {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -69,6 +69,17 @@ impl Driver {
     }
 
     async fn session(&self, chromium: &str, profile: &Path, size: (u32, u32)) -> Client {
+        self.session_as(chromium, profile, size, None).await
+    }
+
+    /// [`Self::session`] with another phone User-Agent (WeChat's browser, for instance).
+    pub(crate) async fn session_as(
+        &self,
+        chromium: &str,
+        profile: &Path,
+        size: (u32, u32),
+        user_agent: Option<&str>,
+    ) -> Client {
         let args = vec![
             "--headless".to_owned(),
             "--no-sandbox".to_owned(),
@@ -92,7 +103,7 @@ impl Driver {
             // Desktop windows cannot be narrower than 500 px: emulate the phone's viewport.
             options["mobileEmulation"] = serde_json::json!({
                 "deviceMetrics": { "width": size.0, "height": size.1, "pixelRatio": 2.0, "touch": true },
-                "userAgent": "Mozilla/5.0 (Linux; Android 13; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Mobile Safari/537.36",
+                "userAgent": user_agent.unwrap_or("Mozilla/5.0 (Linux; Android 13; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Mobile Safari/537.36"),
             });
         }
         let caps = serde_json::json!({
@@ -122,12 +133,12 @@ fn screenshot_dir() -> PathBuf {
     dir
 }
 
-async fn shoot(client: &Client, name: &str) {
+pub(crate) async fn shoot(client: &Client, name: &str) {
     let png = client.screenshot().await.unwrap();
     std::fs::write(screenshot_dir().join(format!("{name}.png")), png).unwrap();
 }
 
-async fn text_of(client: &Client, css: &str) -> String {
+pub(crate) async fn text_of(client: &Client, css: &str) -> String {
     client
         .find(Locator::Css(css))
         .await

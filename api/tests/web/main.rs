@@ -12,3 +12,4 @@ mod desk;
 mod door;
 mod editors;
 mod tenant;
+mod tenant_wechat;

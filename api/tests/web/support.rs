@@ -96,6 +96,16 @@ impl WebApp {
         .unwrap();
     }
 
+    /// Provider clients sealing merchant secrets with the server's own key, as the server
+    /// builds them.
+    pub fn pay_clients(&self) -> payments::Clients {
+        let settings = Settings {
+            data_dir: self.data_dir.path().to_owned(),
+            ..Settings::default()
+        };
+        api::pay::PayState::new(&settings, 0).unwrap().clients
+    }
+
     /// Announces organization A's account as the database has it now, as the worker does after
     /// every balance or power change.
     pub async fn announce_a(&self) {
