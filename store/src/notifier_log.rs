@@ -1,7 +1,8 @@
 //! The log of messages sent to people. Its dedup key is unique, so a message is sent at most
 //! once per key (one alarm per transition, not per reading) whatever the retries: the sender
 //! claims the key first and sends only when the claim was new, or when the earlier attempt
-//! under that key failed (a failure stays recorded, with its error, until a retry succeeds).
+//! under that key failed (a failure stays recorded, with its error, until a retry succeeds) or
+//! was abandoned by a worker that died while sending.
 
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -13,8 +14,14 @@ use crate::{AccountId, OrgId, StoreError};
 /// A row of `notifications`.
 pub type SentNotification = notification::Model;
 
+/// A claim still `sending` after this long belongs to a sender that died mid-send (a send
+/// gives up after seconds): it may be claimed again.
+const STALE_CLAIM: chrono::Duration = chrono::Duration::minutes(5);
+
 /// Claims `dedup_key`; answers false when a message with that key was already sent (or is
-/// being sent). A `failed` row is claimed again (the retry of a provider error).
+/// being sent). A `failed` row is claimed again (the retry of a provider error), and so is a
+/// claim left `sending` by a worker that died mid-send: after a crash a message may go twice
+/// (if the provider had it already) rather than never.
 pub async fn claim(
     conn: &impl ConnectionTrait,
     org: OrgId,
@@ -24,6 +31,7 @@ pub async fn claim(
     channel: &str,
     recipient: &str,
 ) -> Result<bool, StoreError> {
+    let now = Utc::now();
     let row = notification::ActiveModel {
         organization_id: Set(org),
         dedup_key: Set(dedup_key.to_owned()),
@@ -33,7 +41,7 @@ pub async fn claim(
         recipient: Set(recipient.to_owned()),
         status: Set("sending".into()),
         error: Set(None),
-        created_at: Set(Utc::now()),
+        created_at: Set(now),
         ..Default::default()
     };
     let res = notification::Entity::insert(row)
@@ -43,9 +51,22 @@ pub async fn claim(
                     notification::Column::Status,
                     notification::Column::Error,
                     notification::Column::Recipient,
+                    notification::Column::CreatedAt,
                 ])
                 .action_and_where(
-                    Expr::col((notification::Entity, notification::Column::Status)).eq("failed"),
+                    Expr::col((notification::Entity, notification::Column::Status))
+                        .eq("failed")
+                        .or(
+                            Expr::col((notification::Entity, notification::Column::Status))
+                                .eq("sending")
+                                .and(
+                                    Expr::col((
+                                        notification::Entity,
+                                        notification::Column::CreatedAt,
+                                    ))
+                                    .lt(now - STALE_CLAIM),
+                                ),
+                        ),
                 )
                 .to_owned(),
         )

@@ -117,6 +117,48 @@ pub struct Delivery {
     pub channels: BTreeMap<String, Vec<String>>,
 }
 
+/// The kinds a tenant switches and routes: low-balance warnings and reminders, power events,
+/// payment receipts.
+pub const KINDS: [&str; 3] = ["low_balance", "power_events", "payment_receipts"];
+/// The channels a notification can take.
+pub const CHANNELS: [&str; 3] = ["sms", "email", "wechat"];
+/// The languages of messages: Chinese, English, both (Chinese first).
+pub const LANGUAGES: [&str; 3] = ["zh", "en", "zh-en"];
+
+impl Delivery {
+    /// Answers what is wrong with these settings, if anything: an unknown language, kind or
+    /// channel, or an email address that cannot be one.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(l) = &self.language {
+            if !LANGUAGES.contains(&l.as_str()) {
+                return Err(format!("language must be one of {LANGUAGES:?} (got {l:?})"));
+            }
+        }
+        if let Some(e) = &self.email {
+            let plausible = e.len() <= 254
+                && !e.chars().any(char::is_whitespace)
+                && e.split_once('@')
+                    .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
+            if !plausible {
+                return Err(format!("email {e:?} is not an email address"));
+            }
+        }
+        for (kind, channels) in &self.channels {
+            if !KINDS.contains(&kind.as_str()) {
+                return Err(format!(
+                    "channels: kind must be one of {KINDS:?} (got {kind:?})"
+                ));
+            }
+            if let Some(c) = channels.iter().find(|c| !CHANNELS.contains(&c.as_str())) {
+                return Err(format!(
+                    "channels: channel must be one of {CHANNELS:?} (got {c:?})"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// How `phone` is reached (defaults when never set).
 pub async fn delivery(conn: &impl ConnectionTrait, phone: &str) -> Result<Delivery, StoreError> {
     let Some(m) = entity::Entity::find_by_id(phone.to_owned())

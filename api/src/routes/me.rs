@@ -2,11 +2,14 @@
 //! reaches only the accounts of their own tenant records ([`TenantContext`]); any other id
 //! answers 404.
 
+use std::collections::BTreeMap;
+
 use actix_web::{get, put, web, HttpResponse};
 use chrono::{DateTime, Days, Utc};
 use rust_decimal::Decimal;
+use sea_orm::TransactionTrait as _;
 use serde::{Deserialize, Serialize};
-use store::tenant_preference::Preferences;
+use store::tenant_preference::{Delivery, Preferences};
 use store::{Account, AccountId, AccountStatus};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -217,24 +220,45 @@ pub async fn ledger(
     Ok(HttpResponse::Ok().json(ListResponse::from_paged(paged, page, LedgerEntryView::from)))
 }
 
-/// What the tenant wants to be told (all on by default).
+/// What the tenant wants to be told (all on by default), and how.
+#[allow(clippy::struct_excessive_bools)] // the switches, one per kind, as the JSON has them
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreferencesView {
-    /// Low-balance warnings.
+    /// Low-balance warnings and the daily reminder.
     pub low_balance: bool,
     /// Power cut and power restored.
     pub power_events: bool,
     /// A receipt for each payment.
     pub payment_receipts: bool,
+    /// `zh`, `en` or `zh-en` (both, Chinese first); null: the deployment's default. On PUT,
+    /// absent keeps it and `""` clears it.
+    #[serde(default)]
+    pub language: Option<String>,
+    /// Where mail goes; null: no mail. On PUT, absent keeps it and `""` clears it.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Channels (`sms`, `email`, `wechat`) per kind (`low_balance`, `power_events`,
+    /// `payment_receipts`); a kind not listed goes by WeChat when bound (SMS otherwise) and by
+    /// mail when an address is set. On PUT, absent keeps them.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub channels: Option<BTreeMap<String, Vec<String>>>,
+    /// Whether a WeChat account is bound (read-only: ignored on PUT).
+    #[serde(default)]
+    pub wechat_bound: bool,
 }
 
-impl From<Preferences> for PreferencesView {
-    fn from(p: Preferences) -> Self {
+impl PreferencesView {
+    fn of(p: Preferences, d: Delivery) -> Self {
         PreferencesView {
             low_balance: p.low_balance,
             power_events: p.power_events,
             payment_receipts: p.payment_receipts,
+            language: d.language,
+            email: d.email,
+            channels: Some(d.channels),
+            wechat_bound: d.wechat_openid.is_some(),
         }
     }
 }
@@ -249,14 +273,15 @@ pub async fn preferences(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let p = store::tenant_preference::get(&state.db, &ctx.phone).await?;
-    Ok(HttpResponse::Ok().json(PreferencesView::from(p)))
+    let d = store::tenant_preference::delivery(&state.db, &ctx.phone).await?;
+    Ok(HttpResponse::Ok().json(PreferencesView::of(p, d)))
 }
 
-/// Replace the caller's notification preferences.
+/// Replace the caller's notification preferences (language, email, channels: when given).
 #[utoipa::path(put, path = "/api/v1/me/preferences", tag = "tenant", security(("bearer" = [])),
     request_body = PreferencesView,
     responses((status = 200, body = PreferencesView),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid_body`, `invalid_preferences`", body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json")))]
 #[put("/me/preferences")]
 pub async fn set_preferences(
@@ -264,11 +289,28 @@ pub async fn set_preferences(
     state: web::Data<AppState>,
     body: web::Json<PreferencesView>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let mut d = store::tenant_preference::delivery(&state.db, &ctx.phone).await?;
+    let cleared = |v: String| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
+    if let Some(l) = body.language {
+        d.language = cleared(l);
+    }
+    if let Some(e) = body.email {
+        d.email = cleared(e);
+    }
+    if let Some(c) = body.channels {
+        d.channels = c;
+    }
+    d.check()
+        .map_err(|e| ApiError::bad_request("invalid_preferences", e))?;
     let p = Preferences {
         low_balance: body.low_balance,
         power_events: body.power_events,
         payment_receipts: body.payment_receipts,
     };
-    let p = store::tenant_preference::set(&state.db, &ctx.phone, p).await?;
-    Ok(HttpResponse::Ok().json(PreferencesView::from(p)))
+    let txn = state.db.begin().await?;
+    let p = store::tenant_preference::set(&txn, &ctx.phone, p).await?;
+    store::tenant_preference::set_delivery(&txn, &ctx.phone, &d).await?;
+    txn.commit().await?;
+    Ok(HttpResponse::Ok().json(PreferencesView::of(p, d)))
 }

@@ -214,17 +214,55 @@ async fn notification_preferences_round_trip() {
         let p = app
             .expect(Method::GET, "/api/v1/me/preferences", &t, None, 200)
             .await;
-        assert_eq!(
-            p,
-            json!({"low_balance": true, "power_events": true, "payment_receipts": true})
-        );
+        let defaults = json!({"low_balance": true, "power_events": true, "payment_receipts": true,
+            "language": null, "email": null, "channels": {}, "wechat_bound": false});
+        assert_eq!(p, defaults);
         let new = json!({"low_balance": true, "power_events": false, "payment_receipts": false});
         app.expect(Method::PUT, "/api/v1/me/preferences", &t, Some(&new), 200)
             .await;
         let p = app
             .expect(Method::GET, "/api/v1/me/preferences", &t, None, 200)
             .await;
-        assert_eq!(p, new);
+        assert_eq!(p["power_events"], false);
+        assert_eq!(p["payment_receipts"], false);
+        assert_eq!(p["channels"], json!({}));
+        // How: language, mail address and channels per kind; what is not sent stays.
+        let how = json!({"low_balance": true, "power_events": true, "payment_receipts": false,
+            "language": "en", "email": "zhang@example.com",
+            "channels": {"power_events": ["sms", "email"]}});
+        app.expect(Method::PUT, "/api/v1/me/preferences", &t, Some(&how), 200)
+            .await;
+        let kinds_only =
+            json!({"low_balance": false, "power_events": true, "payment_receipts": false});
+        let p = app
+            .expect(
+                Method::PUT,
+                "/api/v1/me/preferences",
+                &t,
+                Some(&kinds_only),
+                200,
+            )
+            .await;
+        assert_eq!(p["low_balance"], false);
+        assert_eq!(p["language"], "en");
+        assert_eq!(p["email"], "zhang@example.com");
+        assert_eq!(p["channels"], json!({"power_events": ["sms", "email"]}));
+        let d = store::tenant_preference::delivery(&app.db, "13800000000")
+            .await
+            .unwrap();
+        assert_eq!(d.language.as_deref(), Some("en"));
+        let cleared = json!({"low_balance": true, "power_events": true, "payment_receipts": true,
+            "email": ""});
+        let p = app
+            .expect(
+                Method::PUT,
+                "/api/v1/me/preferences",
+                &t,
+                Some(&cleared),
+                200,
+            )
+            .await;
+        assert_eq!(p["email"], Value::Null);
         app.expect(
             Method::PUT,
             "/api/v1/me/preferences",
@@ -233,6 +271,30 @@ async fn notification_preferences_round_trip() {
             400,
         )
         .await;
+        for bad in [
+            json!({"language": "fr"}),
+            json!({"email": "not an address"}),
+            json!({"channels": {"power_events": ["pigeon"]}}),
+            json!({"channels": {"weather": ["sms"]}}),
+        ] {
+            let mut body =
+                json!({"low_balance": true, "power_events": true, "payment_receipts": true});
+            body.as_object_mut()
+                .unwrap()
+                .extend(bad.as_object().unwrap().clone());
+            let problem = app
+                .expect(Method::PUT, "/api/v1/me/preferences", &t, Some(&body), 400)
+                .await;
+            assert_eq!(problem["code"], "invalid_preferences", "{bad}");
+        }
+        // Refused changes changed nothing.
+        let p = app
+            .expect(Method::GET, "/api/v1/me/preferences", &t, None, 200)
+            .await;
+        assert_eq!(
+            (p["language"].clone(), p["email"].clone()),
+            (json!("en"), Value::Null)
+        );
     }
 }
 
