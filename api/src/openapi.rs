@@ -36,6 +36,8 @@ use crate::routes::mqtt::HookSecretScheme;
         routes::gateway::update, routes::gateway::rotate_password, routes::gateway::remove,
         routes::meter::list, routes::meter::create, routes::meter::get, routes::meter::update,
         routes::meter::remove,
+        routes::reading::enter, routes::reading::list, routes::reading::account_usage,
+        routes::lifecycle::close, routes::lifecycle::replace,
         routes::pay::create_order,
         routes::pay::order_status,
         routes::pay::notify,

@@ -103,6 +103,7 @@ pub fn api_error(e: PaymentError) -> ApiError {
                 code,
                 what: "payment",
             },
+            "account_closed" => ApiError::Conflict { code, detail },
             _ => ApiError::BadRequest { code, detail },
         },
         PaymentError::Store(e) => e.into(),

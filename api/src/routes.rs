@@ -12,6 +12,7 @@ pub mod export;
 pub mod gateway;
 pub mod health;
 pub mod ledger;
+pub mod lifecycle;
 pub mod me;
 pub mod meter;
 pub mod metrics;
@@ -20,6 +21,7 @@ pub mod pay;
 pub mod pay_merchant;
 pub mod pay_refund;
 pub mod public;
+pub mod reading;
 pub mod sandbox;
 pub mod site;
 pub mod stats;
@@ -118,6 +120,11 @@ fn property(cfg: &mut web::ServiceConfig) {
         .service(meter::get)
         .service(meter::update)
         .service(meter::remove)
+        .service(reading::enter)
+        .service(reading::list)
+        .service(reading::account_usage)
+        .service(lifecycle::close)
+        .service(lifecycle::replace)
         .service(counter::pay)
         .service(counter::adjust)
         .service(counter::receipt)

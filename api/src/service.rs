@@ -4,4 +4,6 @@
 pub mod counter;
 pub mod live_view;
 pub mod power;
+pub mod replacement;
+pub mod settlement;
 pub mod tariff;

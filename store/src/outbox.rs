@@ -185,4 +185,7 @@ pub mod kind {
     pub const GATEWAY_CONFIG_CHANGED: &str = "gateway.config_changed";
     /// A message for a tenant or manager: `{"channel", "to", "template", "params"}`.
     pub const NOTIFY: &str = "notify";
+    /// A reading was entered by hand: `{"meter_id"}`. The worker rates the meter's pending
+    /// readings as it does after ingesting a batch.
+    pub const READINGS_ENTERED: &str = "meter.readings_entered";
 }

@@ -131,6 +131,12 @@ impl Worker {
             store::control_state::lock(&txn, org, account_id, ControlState::new(Money::ZERO))
                 .await?;
         let account = store::account::get(&txn, org, account_id).await?;
+        if account.status == store::AccountStatus::Closed {
+            // Settled and closed: its meters were tripped (or deliberately kept on) by the
+            // closing itself; charge control has nothing more to decide for it.
+            txn.rollback().await?;
+            return Ok(Cause::NoChange);
+        }
         let (settings, tz) = self.control_settings(&txn, &account).await?;
         let balance = account.balance();
         let mut stored = stored;

@@ -109,6 +109,13 @@ impl Worker {
             .filter(meter::Column::GatewayId.eq(gateway_id))
             .all(db)
             .await?;
+        // Replaced meters stay in the database for their history, not on the bus.
+        let ids: Vec<_> = meters.iter().map(|m| m.id).collect();
+        let retired = store::meter_retirement::retired_among(db, org, &ids).await?;
+        let meters: Vec<_> = meters
+            .into_iter()
+            .filter(|m| !retired.contains(&m.id))
+            .collect();
         let mut bus_list = Vec::new();
         for (name, settings) in &buses {
             let mut bus = settings.as_object().cloned().unwrap_or_default();

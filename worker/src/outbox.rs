@@ -51,6 +51,11 @@ struct GatewayPayload {
 }
 
 #[derive(Deserialize)]
+struct MeterPayload {
+    meter_id: store::MeterId,
+}
+
+#[derive(Deserialize)]
 struct CommandPayload {
     command_id: CommandId,
 }
@@ -181,6 +186,11 @@ impl Worker {
                         NotifyOutcome::Deferred(until) => Handled::Deferred(until),
                     },
                 )
+            }
+            kind::READINGS_ENTERED => {
+                // Rated by the rater's next pass, like readings that came over MQTT.
+                let p: MeterPayload = serde_json::from_value(m.payload.clone())?;
+                self.mark_dirty([(require_org(org)?, p.meter_id)]);
             }
             _ => return Ok(Handled::NotMine),
         }

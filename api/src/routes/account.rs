@@ -198,7 +198,8 @@ pub async fn list(
     request_body = OpenAccount,
     responses((status = 201, body = AccountView),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`unit_occupied`", body = Problem, content_type = "application/problem+json")))]
 #[post("/accounts")]
 pub async fn open(
     ctx: OrgContext,
@@ -211,6 +212,23 @@ pub async fn open(
         Some(a) => parse_amount("opening_balance", a)?,
         None => Money::ZERO,
     };
+    // One open account per unit: the next occupant's account opens once this one is closed.
+    let occupied = AccountFilter {
+        unit_id: Some(UnitId::from(body.unit_id)),
+        status: Some(AccountStatus::Open),
+        ..AccountFilter::default()
+    };
+    let page = store::Page::new(1, 1);
+    if store::account::list_filtered(&state.db, ctx.org_id, &occupied, page)
+        .await?
+        .total
+        > 0
+    {
+        return Err(ApiError::conflict(
+            "unit_occupied",
+            "the unit has an open account: close it first",
+        ));
+    }
     let new = NewAccount {
         unit_id: UnitId::from(body.unit_id),
         tenant_id: body.tenant_id.map(TenantId::from),

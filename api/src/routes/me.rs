@@ -156,16 +156,26 @@ pub async fn usage(
     id: web::Path<Uuid>,
     q: web::Query<UsageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let days = q.days.unwrap_or(30);
+    let a = ctx.account(&state.db, AccountId::from(*id)).await?;
+    Ok(HttpResponse::Ok().json(usage_of(&state, &a, q.days).await?))
+}
+
+/// An account's daily usage over the last `days` (default 30) local days of its site, for the
+/// tenant's chart and the manager's account page alike.
+pub(crate) async fn usage_of(
+    state: &AppState,
+    a: &Account,
+    days: Option<u32>,
+) -> Result<UsageView, ApiError> {
+    let days = days.unwrap_or(30);
     if !(1..=366).contains(&days) {
         return Err(ApiError::bad_request(
             "invalid_query",
             "days must be between 1 and 366",
         ));
     }
-    let a = ctx.account(&state.db, AccountId::from(*id)).await?;
     let today = Utc::now()
-        .with_timezone(&site_tz(&state.db, &a).await?)
+        .with_timezone(&site_tz(&state.db, a).await?)
         .date_naive();
     let first = today
         .checked_sub_days(Days::new(u64::from(days - 1)))
@@ -195,11 +205,11 @@ pub async fn usage(
             cost: show(domain::Money::from_fen(fen)),
         });
     }
-    Ok(HttpResponse::Ok().json(UsageView {
+    Ok(UsageView {
         days: out,
         total_kwh: kwh(total_wh),
         total_cost: show(domain::Money::from_fen(total_fen)),
-    }))
+    })
 }
 
 /// The ledger of one of the caller's accounts, newest first.

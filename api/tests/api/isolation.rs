@@ -199,6 +199,35 @@ pub(crate) fn routes(ids: &Ids) -> Vec<(Method, String, Option<Value>)> {
         ),
         (
             Method::POST,
+            format!("/api/v1/meters/{}/readings", ids.meter),
+            Some(json!({"reading_kwh": "1", "taken_at": "2026-01-01T00:00:00Z"})),
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/meters/{}/readings", ids.meter),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/meters/{}/replace", ids.meter),
+            Some(
+                json!({"old_final_reading_kwh": "1", "new_start_reading_kwh": "0",
+                    "replaced_at": "2026-01-01T00:00:00Z",
+                    "new": {"wire_id": "m-y", "slave_id": 2, "model": "acrel-ddsy1352"}}),
+            ),
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/accounts/{}/usage", ids.account),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/accounts/{}/close", ids.account),
+            Some(json!({"settlement": "cash_refund"})),
+        ),
+        (
+            Method::POST,
             "/api/v1/meters".to_owned(),
             Some(
                 json!({"gateway_id": ids.gateway, "bus": "b", "slave": 1, "wire_id": "m-x", "model": "x"}),
@@ -230,6 +259,9 @@ pub(crate) async fn snapshot_of(app: &TestApp, org: store::OrgId) -> String {
         "outbox",
         "audit_log",
         "commands",
+        "readings",
+        "manual_readings",
+        "meter_retirements",
     ] {
         let sql = format!("SELECT * FROM {table} WHERE organization_id = '{org}' ORDER BY 1");
         let rows = app

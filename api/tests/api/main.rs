@@ -8,6 +8,7 @@ mod auth;
 mod counter;
 mod health;
 mod isolation;
+mod lifecycle;
 mod openapi;
 mod operations;
 mod property;
