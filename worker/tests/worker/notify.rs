@@ -366,38 +366,61 @@ async fn the_daily_reminder_goes_once_per_local_day_with_two_workers() {
 
 #[tokio::test]
 async fn a_send_abandoned_by_a_dead_worker_goes_out_later_and_only_then() {
-    let db = store::testing::TestDb::sqlite().await.unwrap();
-    let w = World::new(db, Money::from_fen(1_000)).await;
-    // Another worker claimed the SMS and is sending it right now: not sent twice.
-    assert!(store::notifier_log::claim(
-        w.db.conn(),
-        w.org.org,
-        "k:sms",
-        Some(w.account.id),
-        "tripped",
-        "sms",
-        PHONE
-    )
-    .await
-    .unwrap());
-    notify(&w, "tripped", "k").await;
-    w.worker.process_outbox_once(t0()).await.unwrap();
-    assert!(w.sms_texts().is_empty());
-    // It died mid-send (its claim is ten minutes old): the message goes after all.
-    store::entity::notification::Entity::update_many()
-        .col_expr(
-            store::entity::notification::Column::CreatedAt,
-            sea_orm::sea_query::Expr::value(chrono::Utc::now() - Duration::minutes(10)),
+    for db in store::testing::backends().await {
+        let backend = db.backend();
+        let w = World::new(db, Money::from_fen(1_000)).await;
+        // Another worker claimed the SMS and is sending it right now: not sent twice.
+        assert!(store::notifier_log::claim(
+            w.db.conn(),
+            w.org.org,
+            "k:sms",
+            Some(w.account.id),
+            "tripped",
+            "sms",
+            PHONE
         )
-        .exec(w.db.conn())
         .await
-        .unwrap();
-    notify(&w, "tripped", "k").await;
-    w.worker.process_outbox_once(t0()).await.unwrap();
-    assert_eq!(w.sms_texts().len(), 1);
-    let log = store::notifier_log::find(w.db.conn(), w.org.org, "k:sms")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(log.status, "sent");
+        .unwrap());
+        notify(&w, "tripped", "k").await;
+        w.worker.process_outbox_once(t0()).await.unwrap();
+        assert!(w.sms_texts().is_empty(), "{backend}");
+        // It died mid-send (its claim is ten minutes old): the message goes after all.
+        store::entity::notification::Entity::update_many()
+            .col_expr(
+                store::entity::notification::Column::CreatedAt,
+                sea_orm::sea_query::Expr::value(chrono::Utc::now() - Duration::minutes(10)),
+            )
+            .exec(w.db.conn())
+            .await
+            .unwrap();
+        notify(&w, "tripped", "k").await;
+        w.worker.process_outbox_once(t0()).await.unwrap();
+        assert_eq!(w.sms_texts().len(), 1, "{backend}");
+        // Sent is sent: the same key again sends nothing.
+        notify(&w, "tripped", "k").await;
+        w.worker.process_outbox_once(t0()).await.unwrap();
+        assert_eq!(w.sms_texts().len(), 1, "{backend}");
+        // A provider refusal is recorded, and its retry may claim the key again.
+        let c = w.db.conn();
+        let claim =
+            || store::notifier_log::claim(c, w.org.org, "f:sms", None, "tripped", "sms", PHONE);
+        assert!(claim().await.unwrap(), "{backend}");
+        store::notifier_log::finish(c, "f:sms", Some("isv.BUSINESS_LIMIT_CONTROL"))
+            .await
+            .unwrap();
+        let log = store::notifier_log::find(c, w.org.org, "f:sms")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(log.status, "failed");
+        assert!(claim().await.unwrap(), "{backend}");
+        assert!(!claim().await.unwrap(), "{backend}: being sent");
+        store::notifier_log::finish(c, "f:sms", None).await.unwrap();
+        assert!(!claim().await.unwrap(), "{backend}: sent");
+        let log = store::notifier_log::find(w.db.conn(), w.org.org, "k:sms")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(log.status, "sent");
+    }
 }
