@@ -2,6 +2,7 @@
 //! pages alike, so both paths keep the same rules.
 
 pub mod counter;
+pub mod devices;
 pub mod live_view;
 pub mod power;
 pub mod replacement;

@@ -18,6 +18,7 @@ mod control;
 mod counter;
 mod dashboard;
 mod desk;
+mod devices;
 mod door;
 pub mod i18n;
 mod page;
@@ -65,6 +66,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(tariff::page)
         .service(tariff::add_version)
         .service(audit::page)
+        .service(devices::new_gateway)
+        .service(devices::create_gateway)
+        .service(devices::new_meter)
+        .service(devices::create_meter)
         .service(board::sites)
         .service(board::building_board)
         .service(board::qr_sheet)

@@ -7,7 +7,6 @@ use actix_web::{delete, get, patch, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use sea_orm::TransactionTrait as _;
 use serde::{Deserialize, Serialize};
-use store::gateway::NewGateway;
 use store::{Gateway, GatewayId, SiteId};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -18,6 +17,7 @@ use crate::auth::OrgContext;
 use crate::error::{ApiError, Problem};
 use crate::list::{ListQuery, ListResponse};
 use crate::mqtt_password;
+use crate::service::devices;
 use crate::startup::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -126,32 +126,14 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(roles::DEVICES)?;
     let body = body.into_inner();
-    let password = mqtt_password::generate_password();
-    let new = NewGateway {
-        site_id: SiteId::from(body.site_id),
-        gateway_id: body.gateway_id.trim().to_owned(),
-        name: valid_name("name", &body.name)?,
-        mqtt_password_hash: Some(mqtt_password::hash(&password)),
-    };
-    let g = state
-        .db
-        .transaction::<_, Gateway, ApiError>(|txn| {
-            Box::pin(async move {
-                let g = store::gateway::create(txn, ctx.scope(), new)
-                    .await
-                    .map_err(|e| ApiError::from_store(e, "site_not_found", "site"))?;
-                ctx.audit(
-                    txn,
-                    "gateway.create",
-                    "gateway",
-                    g.id,
-                    serde_json::json!({"after": &g}),
-                )
-                .await?;
-                Ok(g)
-            })
-        })
-        .await?;
+    let (g, password) = devices::create_gateway(
+        &state.db,
+        &ctx,
+        SiteId::from(body.site_id),
+        body.gateway_id.trim().to_owned(),
+        valid_name("name", &body.name)?,
+    )
+    .await?;
     Ok(HttpResponse::Created().json(GatewayWithPassword {
         mqtt_username: g.gateway_id.clone(),
         gateway: GatewayView::from(g),

@@ -16,6 +16,7 @@ use crate::auth::context::roles;
 use crate::auth::OrgContext;
 use crate::error::{ApiError, Problem};
 use crate::list::{ListQuery, ListResponse};
+use crate::service::devices::{self, config_changed};
 use crate::startup::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -160,23 +161,6 @@ fn not_found(e: store::StoreError) -> ApiError {
     ApiError::from_store(e, "meter_not_found", "meter")
 }
 
-/// Tells the worker to republish a gateway's config.
-async fn config_changed(
-    conn: &impl ConnectionTrait,
-    org: OrgId,
-    gateway: GatewayId,
-) -> Result<(), ApiError> {
-    let g = store::gateway::get(conn, org, gateway).await?;
-    store::outbox::enqueue(
-        conn,
-        Some(org),
-        store::outbox::kind::GATEWAY_CONFIG_CHANGED,
-        serde_json::json!({"gateway_id": g.id, "gateway": g.gateway_id}),
-    )
-    .await?;
-    Ok(())
-}
-
 /// List meters, by gateway, unit or account.
 #[utoipa::path(get, path = "/api/v1/meters", tag = "devices", security(("bearer" = [])),
     params(ListQuery, MeterQuery),
@@ -247,24 +231,7 @@ pub async fn create(
         ct_ratio: decimal("ct_ratio", b.ct_ratio.as_deref().unwrap_or("1"))?,
         max_power_kw: decimal("max_power_kw", b.max_power_kw.as_deref().unwrap_or("60"))?,
     };
-    let m = state
-        .db
-        .transaction::<_, Meter, ApiError>(|txn| {
-            Box::pin(async move {
-                let m = store::meter::create(txn, ctx.scope(), new).await?;
-                config_changed(txn, ctx.org_id, m.gateway_id).await?;
-                ctx.audit(
-                    txn,
-                    "meter.create",
-                    "meter",
-                    m.id,
-                    serde_json::json!({"after": &m}),
-                )
-                .await?;
-                Ok(m)
-            })
-        })
-        .await?;
+    let m = devices::add_meter(&state.db, &ctx, new).await?;
     Ok(HttpResponse::Created().json(MeterView::load(&state.db, ctx.org_id, m).await?))
 }
 

@@ -66,6 +66,9 @@ impl Templates {
             "tenant_receipt.html",
             "tenant_jsapi.html",
             "tenant_signout.html",
+            "gateway_new.html",
+            "gateway_created.html",
+            "meter_new.html",
         );
         env.add_filter("fill", fill);
         Ok(Self { env })

@@ -340,6 +340,13 @@ async fn manager_flow(app: &crate::support::WebApp, c: &Client) {
         .await
         .unwrap();
     shoot(c, "04f-tariffs").await;
+    c.goto(&app.url("/gateways/new")).await.unwrap();
+    c.wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Id("wire_id"))
+        .await
+        .unwrap();
+    shoot(c, "04g-gateway-new").await;
 
     c.goto(&app.url(&format!("/buildings/{}", app.seeded.a.building)))
         .await

@@ -139,3 +139,123 @@ async fn the_audit_log_is_for_org_admins() {
         assert!(html.contains(MANAGER_A));
     }
 }
+
+#[tokio::test]
+async fn a_new_gateway_shows_its_password_once_and_meters_are_added_to_it() {
+    for app in spawn_webs().await {
+        let a = app.signed_in(MANAGER_A).await;
+        let (status, html) = app.get(&a, "/gateways/new").await;
+        assert_eq!(status, 200, "{}", app.backend);
+        let csrf = csrf_of(&html);
+        let site = app.seeded.a.site.to_string();
+
+        let res = app
+            .post(
+                &a,
+                "/gateways",
+                &[
+                    ("csrf", &csrf),
+                    ("site", &site),
+                    ("wire_id", "GW_1"),
+                    ("name", ""),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), 422);
+        let html = res.text().await.unwrap();
+        assert!(
+            html.contains("id=\"wire_id-error\" role=\"alert\">格式应为 gw-"),
+            "{html}"
+        );
+        assert!(html.contains("id=\"name-error\""));
+
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("site", site.as_str()),
+            ("wire_id", "gw-web1"),
+            ("name", "1号楼 DTU"),
+        ];
+        let res = app.post(&a, "/gateways", &form).await;
+        assert_eq!(res.status(), 201);
+        let html = res.text().await.unwrap();
+        assert!(html.contains("<code id=\"mqtt-username\">gw-web1</code>"));
+        let start = html.find("id=\"mqtt-password\" class=\"secret\">").unwrap()
+            + "id=\"mqtt-password\" class=\"secret\">".len();
+        let password = &html[start..start + html[start..].find('<').unwrap()];
+        assert!(password.len() >= 16, "a real password: {password}");
+        assert!(html.contains("gateway_id = &quot;gw-web1&quot;"), "{html}");
+        assert!(
+            html.contains("pay.example.com:8883&quot;"),
+            "the broker is on the public host"
+        );
+        assert!(html.contains("download=\"wattpay-agent-gw-web1.toml\""));
+        // Only its hash is kept: the password is on that page and nowhere else.
+        let stored = store::gateway::list(&app.db, app.seeded.a.org, store::Page::new(1, 10))
+            .await
+            .unwrap()
+            .items;
+        let g = stored.iter().find(|g| g.gateway_id == "gw-web1").unwrap();
+        assert_ne!(g.mqtt_password_hash.as_deref(), Some(password));
+        let (_, list) = app.get(&a, "/gateways").await;
+        assert!(list.contains("gw-web1") && !list.contains(password));
+        // The same id again is refused next to the field.
+        let res = app.post(&a, "/gateways", &form).await;
+        assert_eq!(res.status(), 422);
+        assert!(res.text().await.unwrap().contains("该网关编号已被使用"));
+
+        // A meter on it, in the seeded unit.
+        let gateway = g.id.to_string();
+        let unit = app.seeded.a.unit.to_string();
+        let (_, html) = app.get(&a, &format!("/meters/new?gateway={gateway}")).await;
+        assert!(html.contains(&format!("<option value=\"{gateway}\" selected>")));
+        let bad = [
+            ("csrf", csrf.as_str()),
+            ("gateway", gateway.as_str()),
+            ("unit", unit.as_str()),
+            ("bus", "rs485-1"),
+            ("slave", "300"),
+            ("wire_id", "m 1"),
+            ("model", "acrel-ddsy1352"),
+            ("ct_ratio", "0"),
+        ];
+        let res = app.post(&a, "/meters", &bad).await;
+        assert_eq!(res.status(), 422);
+        let html = res.text().await.unwrap();
+        assert!(html.contains("id=\"slave-error\" role=\"alert\">地址须为 1 到 247"));
+        assert!(html.contains("id=\"wire_id-error\""));
+        assert!(html.contains("id=\"ct_ratio-error\""));
+        let good = [
+            ("csrf", csrf.as_str()),
+            ("gateway", gateway.as_str()),
+            ("unit", unit.as_str()),
+            ("bus", "rs485-1"),
+            ("slave", "3"),
+            ("wire_id", "m-301"),
+            ("model", "acrel-ddsy1352"),
+            ("ct_ratio", "1"),
+        ];
+        let res = app.post(&a, "/meters", &good).await;
+        assert_eq!(res.status(), 303);
+        let (_, html) = app.get(&a, "/gateways").await;
+        assert!(html.contains("<td>m-301</td>"), "{html}");
+        let messages =
+            store::outbox::claim(&app.db, "test", 100, std::time::Duration::from_secs(60))
+                .await
+                .unwrap();
+        assert!(messages
+            .iter()
+            .any(|m| m.kind == store::outbox::kind::GATEWAY_CONFIG_CHANGED));
+
+        // Organization B cannot add a meter to A's gateway.
+        let b = app.signed_in(MANAGER_B).await;
+        let (_, html_b) = app.get(&b, "/meters/new").await;
+        let csrf_b = csrf_of(&html_b);
+        let mut other = good.to_vec();
+        other[0] = ("csrf", &csrf_b);
+        other[2] = ("unit", "");
+        other[5] = ("wire_id", "m-999");
+        let res = app.post(&b, "/meters", &other).await;
+        assert_eq!(res.status(), 422);
+        assert!(res.text().await.unwrap().contains("id=\"gateway-error\""));
+    }
+}
