@@ -110,6 +110,23 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// Waits for Ctrl-C or, on Unix, SIGTERM (what Kubernetes, systemd and `docker stop` send), so
+/// a worker finishes its batch and leaves its MQTT session cleanly instead of being killed.
+pub async fn shutdown_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = api_settings(cli.config.as_ref(), cli.data_dir.as_ref())?;
     match cli.command {
@@ -135,7 +152,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .await?;
             let jobs = vec![payment_polling(&settings)?];
             let running = worker::run::start_with_jobs(ws, db, live, jobs)?;
-            tokio::signal::ctrl_c().await?;
+            shutdown_signal().await?;
             tracing::info!("worker stopping");
             running.stop().await;
             Ok(())

@@ -165,7 +165,7 @@ pub async fn run(settings: api::Settings, args: DemoArgs) -> anyhow::Result<()> 
         );
     }
     println!("Press Ctrl-C to stop.");
-    tokio::signal::ctrl_c().await?;
+    crate::cli::shutdown_signal().await?;
     demo.stop().await;
     println!("Wattpay demo stopped.");
     Ok(())

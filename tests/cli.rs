@@ -82,9 +82,11 @@ impl Demo {
         }
     }
 
-    fn interrupt(mut self) -> Vec<String> {
+    /// Stops the demo with `signal` (`INT` as Ctrl-C does, `TERM` as `docker stop` does) and
+    /// checks it shuts down cleanly.
+    fn stop_with(mut self, signal: &str) -> Vec<String> {
         let status = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
@@ -155,7 +157,7 @@ async fn demo_serves_sign_in_and_keeps_its_data_across_restarts() {
         .await
         .unwrap();
     assert_eq!(me["role"], "org_admin");
-    demo.interrupt();
+    demo.stop_with("INT");
 
     // Second start on the same data directory: same organization, same accounts, no reseeding.
     let demo = Demo::start(dir.path());
@@ -181,7 +183,7 @@ async fn demo_serves_sign_in_and_keeps_its_data_across_restarts() {
         .await
         .unwrap();
     assert_eq!(me_again["organization_id"], me["organization_id"]);
-    demo.interrupt();
+    demo.stop_with("TERM");
 }
 
 #[test]
