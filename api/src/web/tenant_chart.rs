@@ -25,14 +25,14 @@ pub fn usage_chart(days: &[Day], title: &str, labels: (&str, &str)) -> anyhow::R
     let first = days.first().map(|d| d.0);
     let mut svg = String::new();
     {
-        // A phone is ~340 px wide: the SVG scales down with `width: 100%`.
-        let root = SVGBackend::with_string(&mut svg, (640, 300)).into_drawing_area();
+        // A phone is ~330 px wide: the SVG scales with `width: 100%`, so labels stay readable.
+        let root = SVGBackend::with_string(&mut svg, (480, 300)).into_drawing_area();
         root.fill(&WHITE).map_err(draw_err)?;
         let mut chart = ChartBuilder::on(&root)
             .margin(10)
             .x_label_area_size(28)
-            .y_label_area_size(62)
-            .right_y_label_area_size(56)
+            .y_label_area_size(58)
+            .right_y_label_area_size(44)
             .build_cartesian_2d(0u32..n * 4, 0i64..top_wh)
             .map_err(draw_err)?
             .set_secondary_coord(0u32..n * 4, 0i64..top_fen);
@@ -45,7 +45,7 @@ pub fn usage_chart(days: &[Day], title: &str, labels: (&str, &str)) -> anyhow::R
         let kwh_label = |wh: &i64| format!("{} kWh", wh / 1000);
         let yuan_label =
             |fen: &i64| format!("¥{}", domain::Money::from_fen(*fen).yuan().round_dp(0));
-        let text = ("sans-serif", 13)
+        let text = ("sans-serif", 15)
             .into_font()
             .color(&RGBColor(0x33, 0x3b, 0x44));
         chart
@@ -88,7 +88,7 @@ pub fn usage_chart(days: &[Day], title: &str, labels: (&str, &str)) -> anyhow::R
             .position(SeriesLabelPosition::UpperLeft)
             .background_style(WHITE.mix(0.9))
             .border_style(RGBColor(0xd5, 0xdb, 0xe1))
-            .label_font(("sans-serif", 13))
+            .label_font(("sans-serif", 15))
             .draw()
             .map_err(draw_err)?;
         root.present().map_err(draw_err)?;

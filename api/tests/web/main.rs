@@ -12,4 +12,5 @@ mod desk;
 mod door;
 mod editors;
 mod tenant;
+mod tenant_browser;
 mod tenant_wechat;
