@@ -5,7 +5,6 @@
 
 mod support;
 
-mod bench;
 mod crediting;
 mod fake;
 mod providers;
