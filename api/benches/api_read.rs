@@ -3,10 +3,13 @@
 //! run on the same machine, so the figures can be compared.
 //!
 //! `cargo bench -p api --bench api_read` (debug builds are meaningless: use the bench profile).
-//! Reads `GET /api/v1/accounts/{id}` with a manager token until the tenant route is in; set
-//! `WATTPAY_BENCH_PATH=/api/v1/me/accounts/{id}` and `WATTPAY_BENCH_TOKEN` to measure another
-//! route (`{id}` is replaced by the seeded account). Database: SQLite, or PostgreSQL when
-//! `WATTPAY_TEST_DATABASE_URL` is set; Redis from `WATTPAY_TEST_REDIS_URL`.
+//! Reads `GET /api/v1/accounts/{id}` with a manager token by default; with
+//! `WATTPAY_BENCH_PATH=/api/v1/me/accounts/{id}` the bench signs the seeded tenant in by
+//! one-time code (the code from the embedded SMS outbox) and reads with the tenant's token
+//! (`WATTPAY_BENCH_TOKEN` overrides either; `{id}` is replaced by the seeded account).
+//! Database: SQLite, or PostgreSQL when `WATTPAY_TEST_DATABASE_URL` is set. With
+//! `WATTPAY_TEST_REDIS_URL` the API's live cache is Redis, holding the account's snapshot as the
+//! worker would (otherwise in-process); `redis-benchmark` GET runs against the same Redis.
 //! Knobs: `WATTPAY_BENCH_SECS` (default 5), `WATTPAY_BENCH_CONCURRENCY` (default 64),
 //! `WATTPAY_BENCH_RATE` (the fixed-rate run, default 1000 requests/s).
 #![allow(
@@ -211,6 +214,44 @@ fn print(name: &str, s: &Stats) {
     );
 }
 
+/// Signs a tenant in as a phone does: asks for a code, reads it from the embedded SMS outbox,
+/// verifies it with consent. Answers the tenant's access token.
+async fn tenant_token(port: u16, data_dir: &std::path::Path, phone: &str) -> String {
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}/api/v1/tenant/auth");
+    let res = client
+        .post(format!("{base}/otp"))
+        .json(&serde_json::json!({ "phone": phone }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let dir = data_dir.join("outbox").join("sms");
+    let code = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let sms: store::notifier::SmsFile =
+                serde_json::from_slice(&std::fs::read(e.ok()?.path()).ok()?).ok()?;
+            (sms.to == phone).then_some(sms.text)
+        })
+        .find_map(|text| {
+            text.split(|c: char| !c.is_ascii_digit())
+                .find(|w| w.len() == 6)
+                .map(str::to_owned)
+        })
+        .expect("the code was sent");
+    let verified: serde_json::Value = client
+        .post(format!("{base}/verify"))
+        .json(&serde_json::json!({ "phone": phone, "code": code, "consent": true }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    verified["access_token"].as_str().unwrap().to_owned()
+}
+
 #[actix_web::main]
 async fn main() {
     let secs = env_u64("WATTPAY_BENCH_SECS", 5);
@@ -244,7 +285,30 @@ async fn main() {
         data_dir: data_dir.path().to_owned(),
         ..api::Settings::default()
     };
-    let app = api::Application::build(settings, db.clone()).unwrap();
+    let mut services = api::startup::Services::embedded(&settings);
+    if let Ok(url) = std::env::var("WATTPAY_TEST_REDIS_URL") {
+        let prefix = format!("bench-{}:", uuid::Uuid::new_v4().simple());
+        services.live = store::live::LiveCache::redis(&url, &prefix).await.unwrap();
+    }
+    let a = store::account::get(&db, seeded.a.org, seeded.a.account)
+        .await
+        .unwrap();
+    services
+        .live
+        .put(&store::live::LiveSnapshot {
+            account_id: a.id,
+            organization_id: a.organization_id,
+            balance: a.balance(),
+            cc_state: a.cc_state.clone(),
+            relay: Some("closed".into()),
+            last_reading_at: Some(chrono::Utc::now()),
+            today_kwh: domain::Energy::ZERO,
+            today_cost: domain::Money::ZERO,
+            updated_at: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
+    let app = api::Application::build_with(settings, db.clone(), services).unwrap();
     let api_port = app.port();
     tokio::spawn(app.run_until_stopped());
     let login: serde_json::Value = reqwest::Client::new()
@@ -256,12 +320,17 @@ async fn main() {
         .json()
         .await
         .unwrap();
-    let token = std::env::var("WATTPAY_BENCH_TOKEN")
-        .unwrap_or_else(|_| login["access_token"].as_str().unwrap().to_owned());
     let account: uuid::Uuid = seeded.a.account.into();
     let path = std::env::var("WATTPAY_BENCH_PATH")
         .unwrap_or_else(|_| "/api/v1/accounts/{id}".into())
         .replace("{id}", &account.to_string());
+    let token = match std::env::var("WATTPAY_BENCH_TOKEN") {
+        Ok(t) => t,
+        Err(_) if path.starts_with("/api/v1/me/") => {
+            tenant_token(api_port, data_dir.path(), "13800000000").await
+        }
+        Err(_) => login["access_token"].as_str().unwrap().to_owned(),
+    };
 
     // An actix hello-world with the same number of workers.
     let hello = HttpServer::new(|| App::new().route("/", web::get().to(|| async { "hello" })))
