@@ -14,6 +14,7 @@ mod assets;
 mod audit;
 mod board;
 mod chart;
+mod closing;
 mod control;
 mod counter;
 mod dashboard;
@@ -70,6 +71,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(devices::create_gateway)
         .service(devices::new_meter)
         .service(devices::create_meter)
+        .service(closing::close)
         .service(board::sites)
         .service(board::building_board)
         .service(board::qr_sheet)

@@ -56,6 +56,9 @@ pub struct Refill {
     pub adj_reason: String,
     pub rev_receipt: String,
     pub rev_reason: String,
+    pub close_reading: String,
+    pub close_settlement: String,
+    pub close_note: String,
 }
 
 #[get("/accounts/{id}")]

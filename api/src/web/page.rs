@@ -69,6 +69,7 @@ impl Templates {
             "gateway_new.html",
             "gateway_created.html",
             "meter_new.html",
+            "closing.html",
         );
         env.add_filter("fill", fill);
         Ok(Self { env })

@@ -363,3 +363,70 @@ async fn the_overview_lists_tripped_accounts_and_offline_meters() {
         assert!(!html.contains(&no));
     }
 }
+
+#[tokio::test]
+async fn closing_an_account_settles_it_to_zero_after_confirmation() {
+    for app in spawn_webs().await {
+        let a = app.signed_in(MANAGER_A).await;
+        let account = format!("/accounts/{}", app.seeded.a.account);
+        let action = format!("{account}/close");
+        let (_, html) = app.get(&a, &account).await;
+        assert!(html.contains("id=\"close-submit\""), "{}", app.backend);
+        let csrf = csrf_of(&html);
+
+        // ¥100.00 in the tenant's favour cannot be "collected": said next to the choice.
+        let res = app
+            .post(
+                &a,
+                &action,
+                &[
+                    ("csrf", &csrf),
+                    ("confirmed", "1"),
+                    ("settlement", "collect"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), 422);
+        let html = res.text().await.unwrap();
+        assert!(
+            html.contains("id=\"close_settlement-error\" role=\"alert\">余额为正，请选择退款"),
+            "{html}"
+        );
+        assert!(html.contains("data-balance=\"100.00\""));
+
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("settlement", "cash_refund"),
+            ("method", "cash"),
+            ("note", "退租"),
+        ];
+        let mut ask = form.to_vec();
+        ask.push(("confirmed", "0"));
+        let res = app.post(&a, &action, &ask).await;
+        assert_eq!(res.status(), 200);
+        let no = app.account_no_a().await;
+        assert!(res
+            .text()
+            .await
+            .unwrap()
+            .contains(&format!("确认销户账户 {no}（当前余额 ¥100.00）？")));
+
+        let mut go = form.to_vec();
+        go.push(("confirmed", "1"));
+        let res = app.post(&a, &action, &go).await;
+        assert_eq!(res.status(), 200);
+        let html = res.text().await.unwrap();
+        assert!(html.contains("id=\"closing-cash\">¥100.00"), "{html}");
+        assert!(html.contains("id=\"closing-balance\">¥0.00"));
+        let (_, html) = app.get(&a, &account).await;
+        assert!(html.contains("data-balance=\"0.00\""));
+        assert!(
+            !html.contains("id=\"close-submit\""),
+            "a closed account has no forms"
+        );
+        assert!(store::ledger::verify_balances(&app.db)
+            .await
+            .unwrap()
+            .is_empty());
+    }
+}
