@@ -127,6 +127,7 @@ fn has_receipt(kind: &str) -> bool {
 #[derive(Deserialize)]
 pub struct AccountQuery {
     saved: Option<String>,
+    pref_error: Option<String>,
 }
 
 #[get("/t/me/{id}")]
@@ -186,6 +187,11 @@ pub async fn account(
     })
     .collect();
     let prefs = store::tenant_preference::get(&state.db, &ctx.phone).await?;
+    let delivery = store::tenant_preference::delivery(&state.db, &ctx.phone).await?;
+    let pref_errors = match q.pref_error.as_deref() {
+        Some("email") => context! { email => "tenant_err_email" },
+        _ => context! {},
+    };
     web.render(
         "tenant_account.html",
         context! {
@@ -201,7 +207,10 @@ pub async fn account(
                 low_balance => prefs.low_balance,
                 power_events => prefs.power_events,
                 payment_receipts => prefs.payment_receipts,
+                language => delivery.language.unwrap_or_default(),
+                email => delivery.email.unwrap_or_default(),
             },
+            pref_errors => pref_errors,
             saved => q.saved.is_some(),
             body_class => "door",
         },
@@ -270,6 +279,10 @@ pub struct PreferencesForm {
     low_balance: Option<String>,
     power_events: Option<String>,
     payment_receipts: Option<String>,
+    /// `zh`, `en`, `zh-en`, or empty for the deployment's default; absent keeps it.
+    language: Option<String>,
+    /// Where receipts and notices are also mailed; empty clears it, absent keeps it.
+    email: Option<String>,
 }
 
 /// Saves the phone's notification preferences (an unticked box is not sent: off).
@@ -283,8 +296,32 @@ pub async fn save_preferences(
         return Ok(web.redirect("/t/login"));
     };
     let state = web.state()?.clone();
+    // Back to the tenant's own account page only.
+    let page = match form.back.parse::<uuid::Uuid>() {
+        Ok(id) if ctx.account(&state.db, AccountId::from(id)).await.is_ok() => {
+            Some(format!("/t/me/{id}"))
+        }
+        _ => None,
+    };
+    // How to be reached: checked as `PUT /api/v1/me/preferences` checks it.
+    let mut d = store::tenant_preference::delivery(&state.db, &ctx.phone).await?;
+    let cleared = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
+    if let Some(l) = &form.language {
+        d.language = cleared(l);
+    }
+    if let Some(e) = &form.email {
+        d.email = cleared(e);
+    }
+    if d.check().is_err() {
+        // The language is a fixed choice: what fails is the address the tenant typed.
+        return Ok(web.redirect(&match page {
+            Some(p) => format!("{p}?pref_error=email#preferences"),
+            None => "/t/me".to_owned(),
+        }));
+    }
+    let txn = sea_orm::TransactionTrait::begin(&state.db).await?;
     store::tenant_preference::set(
-        &state.db,
+        &txn,
         &ctx.phone,
         Preferences {
             low_balance: form.low_balance.is_some(),
@@ -293,14 +330,12 @@ pub async fn save_preferences(
         },
     )
     .await?;
-    // Back to the tenant's own account page only.
-    let back = match form.back.parse::<uuid::Uuid>() {
-        Ok(id) if ctx.account(&state.db, AccountId::from(id)).await.is_ok() => {
-            format!("/t/me/{id}?saved=1#preferences")
-        }
-        _ => "/t/me".to_owned(),
-    };
-    Ok(web.redirect(&back))
+    store::tenant_preference::set_delivery(&txn, &ctx.phone, &d).await?;
+    txn.commit().await?;
+    Ok(web.redirect(&match page {
+        Some(p) => format!("{p}?saved=1#preferences"),
+        None => "/t/me".to_owned(),
+    }))
 }
 
 /// The link to the signed-in tenant's own page of this door's account, if they own it.

@@ -439,6 +439,62 @@ async fn the_account_page_shows_usage_ledger_receipts_and_preferences() {
         let (_, html) = app.get(&client, &format!("/t/me/{a}?saved=1")).await;
         assert!(html.contains("id=\"prefs-saved\""));
         assert_eq!(html.matches("value=\"1\" checked").count(), 1);
+        // How to be reached: an impossible address is refused next to its field, changing
+        // nothing; a real one is kept with the language.
+        let csrf = csrf_of(&html);
+        let back = a.to_string();
+        let res = app
+            .post(
+                &client,
+                "/t/me/preferences",
+                &[
+                    ("csrf", &csrf),
+                    ("back", &back),
+                    ("language", "en"),
+                    ("email", "not an address"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            location(&res),
+            format!("/t/me/{a}?pref_error=email#preferences")
+        );
+        let (_, html) = app
+            .get(&client, &format!("/t/me/{a}?pref_error=email"))
+            .await;
+        assert!(html.contains("id=\"email-error\""), "{html}");
+        let d = store::tenant_preference::delivery(&app.db, PHONE)
+            .await
+            .unwrap();
+        assert_eq!(d.language, None);
+        assert!(
+            store::tenant_preference::get(&app.db, PHONE)
+                .await
+                .unwrap()
+                .low_balance
+        );
+        let res = app
+            .post(
+                &client,
+                "/t/me/preferences",
+                &[
+                    ("csrf", &csrf),
+                    ("back", &back),
+                    ("low_balance", "1"),
+                    ("language", "en"),
+                    ("email", "zhang@example.com"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), 303);
+        let d = store::tenant_preference::delivery(&app.db, PHONE)
+            .await
+            .unwrap();
+        assert_eq!(d.language.as_deref(), Some("en"));
+        assert_eq!(d.email.as_deref(), Some("zhang@example.com"));
+        let (_, html) = app.get(&client, &format!("/t/me/{a}")).await;
+        assert!(html.contains("<option value=\"en\" selected>"), "{html}");
+        assert!(html.contains("value=\"zhang@example.com\""));
         // Without the CSRF token nothing changes.
         let res = app
             .post(&client, "/t/me/preferences", &[("power_events", "1")])
