@@ -5,8 +5,8 @@ use chrono::Utc;
 use domain::Money;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -168,6 +168,34 @@ pub async fn get(
         .one(conn)
         .await?
         .ok_or(StoreError::NotFound)
+}
+
+/// Locks accounts for the rest of the caller's transaction, in id order (so two bulk posters
+/// never wait on each other in a cycle), and answers them; accounts of another organization
+/// than the one given are left out. `SELECT ... FOR UPDATE` on PostgreSQL; on SQLite the
+/// caller's transaction has written first and holds the single writer lock.
+pub async fn lock_many(
+    conn: &impl ConnectionTrait,
+    accounts: &[(OrgId, AccountId)],
+) -> Result<Vec<Account>, StoreError> {
+    let orgs: std::collections::HashMap<AccountId, OrgId> =
+        accounts.iter().map(|&(o, a)| (a, o)).collect();
+    let mut ids: Vec<AccountId> = orgs.keys().copied().collect();
+    ids.sort_unstable();
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(1_000) {
+        let rows = account::Entity::find()
+            .filter(account::Column::Id.is_in(chunk.iter().copied()))
+            .order_by_asc(account::Column::Id)
+            .lock_exclusive()
+            .all(conn)
+            .await?;
+        out.extend(
+            rows.into_iter()
+                .filter(|a| orgs.get(&a.id) == Some(&a.organization_id)),
+        );
+    }
+    Ok(out)
 }
 
 /// Accounts of the organization, of one unit when `unit_id` is given.

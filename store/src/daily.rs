@@ -54,6 +54,98 @@ pub async fn add_usage(
     Ok(())
 }
 
+/// One addition of [`add_usage_many`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageAdd {
+    pub org: OrgId,
+    pub meter: MeterId,
+    pub account: Option<AccountId>,
+    pub period: String,
+    pub energy_wh: i64,
+    pub cost_fen: i64,
+}
+
+/// [`add_usage`] for many meters and periods in multi-row upserts. Each `(meter, period)` may
+/// appear once (PostgreSQL refuses to update a row twice in one statement): sum first.
+pub async fn add_usage_many(
+    conn: &impl ConnectionTrait,
+    adds: &[UsageAdd],
+) -> Result<(), StoreError> {
+    let now = Utc::now();
+    for chunk in adds.chunks(1_000) {
+        let rows = chunk.iter().map(|a| usage_period::ActiveModel {
+            organization_id: Set(a.org),
+            meter_id: Set(a.meter),
+            account_id: Set(a.account),
+            period: Set(a.period.clone()),
+            energy_wh: Set(a.energy_wh),
+            cost_fen: Set(a.cost_fen),
+            updated_at: Set(now),
+            ..Default::default()
+        });
+        usage_period::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::columns([usage_period::Column::MeterId, usage_period::Column::Period])
+                    .value(
+                        usage_period::Column::EnergyWh,
+                        Expr::col((usage_period::Entity, usage_period::Column::EnergyWh))
+                            .add(Expr::cust("excluded.energy_wh")),
+                    )
+                    .value(
+                        usage_period::Column::CostFen,
+                        Expr::col((usage_period::Entity, usage_period::Column::CostFen))
+                            .add(Expr::cust("excluded.cost_fen")),
+                    )
+                    .value(usage_period::Column::UpdatedAt, Expr::value(now))
+                    .to_owned(),
+            )
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Today's consumption (Wh) and cost (fen) of many accounts over all their meters, each in
+/// its own period (`YYYY-MM-DD` of its site), in one query.
+pub async fn usage_of_accounts(
+    conn: &impl ConnectionTrait,
+    accounts: &[(OrgId, AccountId, String)],
+) -> Result<std::collections::HashMap<AccountId, (i64, i64)>, StoreError> {
+    use std::collections::HashMap;
+    let mut out: HashMap<AccountId, (i64, i64)> = HashMap::new();
+    let wanted: HashMap<AccountId, (OrgId, &str)> = accounts
+        .iter()
+        .map(|(o, a, p)| (*a, (*o, p.as_str())))
+        .collect();
+    let mut periods: Vec<String> = accounts.iter().map(|(_, _, p)| p.clone()).collect();
+    periods.sort_unstable();
+    periods.dedup();
+    let ids: Vec<AccountId> = wanted.keys().copied().collect();
+    for chunk in ids.chunks(1_000) {
+        let rows: Vec<(OrgId, Option<AccountId>, String, i64, i64)> = usage_period::Entity::find()
+            .select_only()
+            .column(usage_period::Column::OrganizationId)
+            .column(usage_period::Column::AccountId)
+            .column(usage_period::Column::Period)
+            .column(usage_period::Column::EnergyWh)
+            .column(usage_period::Column::CostFen)
+            .filter(usage_period::Column::AccountId.is_in(chunk.iter().copied()))
+            .filter(usage_period::Column::Period.is_in(periods.iter().cloned()))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        for (org, account, period, wh, fen) in rows {
+            let Some(account) = account else { continue };
+            if wanted.get(&account) == Some(&(org, period.as_str())) {
+                let e = out.entry(account).or_insert((0, 0));
+                e.0 += wh;
+                e.1 += fen;
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// An account's consumption (Wh) and cost (fen) in a period, over all its meters.
 pub async fn usage_of_account(
     conn: &impl ConnectionTrait,

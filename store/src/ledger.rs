@@ -7,12 +7,15 @@
 //! existing entry with `duplicate: true`, also when two posters race (the account row lock
 //! orders them; the loser's insert conflicts and its savepoint is rolled back).
 
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
 use chrono::Utc;
 use domain::Money;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
 };
 
 use crate::entity::{account, ledger_entry};
@@ -149,6 +152,129 @@ pub async fn post_in_txn(
         .await?
         .ok_or(StoreError::NotFound)?;
     duplicate_of(existing, org)
+}
+
+/// Entries and balance rows per multi-row statement.
+const ROWS_PER_STATEMENT: usize = 1_000;
+
+/// Posts many entries in two multi-row statements inside the caller's transaction: the entries
+/// (each with its `balance_after`, worked out here from `balances`) and one `UPDATE ... FROM
+/// (VALUES ...)` adding each account's total. For bulk posters (rating) that already hold the
+/// accounts' row locks ([`crate::account::lock_many`]) and pass the locked balances in
+/// `balances` (fen, by account; updated here). Several entries of one account chain their
+/// `balance_after` in the order given.
+///
+/// Idempotency keys stay unique: if any key was posted before, nothing is applied and the
+/// answer is [`StoreError::Duplicate`] (the caller rolls back). A caller that derives keys
+/// from state it holds locked (a meter's rated range) never meets that.
+///
+/// Answers each entry's `balance_after_fen`, in order.
+pub async fn post_many_locked<S: std::hash::BuildHasher>(
+    txn: &DatabaseTransaction,
+    balances: &mut HashMap<AccountId, i64, S>,
+    entries: &[(OrgId, NewEntry)],
+) -> Result<Vec<i64>, StoreError> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = Utc::now();
+    let mut after = Vec::with_capacity(entries.len());
+    let mut deltas: Vec<(AccountId, OrgId, i64)> = Vec::new();
+    let mut delta_of: HashMap<AccountId, usize> = HashMap::new();
+    let mut rows = Vec::with_capacity(entries.len());
+    for (org, new) in entries {
+        if new.idempotency_key.trim().is_empty() {
+            return Err(StoreError::Invalid("idempotency key is empty".into()));
+        }
+        if new.kind == LedgerKind::Reversal {
+            return Err(StoreError::Invalid(
+                "reversals are posted one at a time".into(),
+            ));
+        }
+        let amount_fen = to_fen(new.amount)?;
+        let balance = balances
+            .get_mut(&new.account_id)
+            .ok_or(StoreError::NotFound)?;
+        *balance += amount_fen;
+        after.push(*balance);
+        if let Some(&i) = delta_of.get(&new.account_id) {
+            deltas[i].2 += amount_fen;
+        } else {
+            delta_of.insert(new.account_id, deltas.len());
+            deltas.push((new.account_id, *org, amount_fen));
+        }
+        rows.push(ledger_entry::ActiveModel {
+            organization_id: Set(*org),
+            account_id: Set(new.account_id),
+            kind: Set(new.kind),
+            amount_fen: Set(amount_fen),
+            balance_after_fen: Set(*balance),
+            idempotency_key: Set(new.idempotency_key.clone()),
+            corrects_entry_id: Set(None),
+            memo: Set(new.memo.clone()),
+            created_by: Set(new.created_by),
+            created_at: Set(now),
+            ..Default::default()
+        });
+    }
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
+        let n = chunk.len() as u64;
+        let res = ledger_entry::Entity::insert_many(chunk)
+            .on_conflict(
+                OnConflict::column(ledger_entry::Column::IdempotencyKey)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await;
+        let inserted = match res {
+            Ok(k) => k,
+            Err(sea_orm::DbErr::RecordNotInserted) => 0,
+            Err(e) => return Err(e.into()),
+        };
+        if inserted != n {
+            return Err(StoreError::Duplicate);
+        }
+    }
+    let backend = txn.get_database_backend();
+    for chunk in deltas.chunks(ROWS_PER_STATEMENT) {
+        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(chunk.len() * 3);
+        let mut list = String::with_capacity(chunk.len() * 16);
+        for (i, (account, org, delta)) in chunk.iter().enumerate() {
+            if i > 0 {
+                list.push(',');
+            }
+            if backend == DbBackend::Postgres {
+                let b = i * 3;
+                let _ = write!(
+                    list,
+                    "(${}::uuid, ${}::uuid, ${}::bigint)",
+                    b + 1,
+                    b + 2,
+                    b + 3
+                );
+            } else {
+                list.push_str("(?, ?, ?)");
+            }
+            values.push((*account).into());
+            values.push((*org).into());
+            values.push((*delta).into());
+        }
+        let sql = format!(
+            "WITH v(id, org, delta) AS (VALUES {list}) \
+             UPDATE accounts SET balance_fen = accounts.balance_fen + v.delta FROM v \
+             WHERE accounts.id = v.id AND accounts.organization_id = v.org"
+        );
+        let res = txn
+            .execute(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+        if res.rows_affected() != chunk.len() as u64 {
+            return Err(StoreError::NotFound);
+        }
+    }
+    Ok(after)
 }
 
 /// A replay answers the original entry, unless the key belongs to another organization: then

@@ -220,6 +220,98 @@ impl LiveCache {
         }
     }
 
+    /// [`LiveCache::put`] for many snapshots: one pipeline of `SET`s and `PUBLISH`es on Redis
+    /// (one round trip), one map update on the in-process cache.
+    pub async fn put_many(&self, snapshots: &[LiveSnapshot]) -> Result<(), LiveError> {
+        if snapshots.is_empty() {
+            return Ok(());
+        }
+        let res = self.write_many(snapshots).await;
+        if res.is_err() {
+            self.inner.stale.store(true, Ordering::SeqCst);
+        }
+        res
+    }
+
+    async fn write_many(&self, snapshots: &[LiveSnapshot]) -> Result<(), LiveError> {
+        match &self.inner.backend {
+            Backend::Memory(map) => {
+                {
+                    let mut map = map
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    for s in snapshots {
+                        map.insert(s.account_id, s.clone());
+                    }
+                }
+                for s in snapshots {
+                    let _ = self.inner.announce.send(s.clone());
+                }
+                Ok(())
+            }
+            Backend::Redis { prefix, .. } => {
+                let mut conn = self.redis_conn().await?;
+                let channel = format!("{prefix}live");
+                let mut pipe = redis::pipe();
+                for s in snapshots {
+                    let json = serde_json::to_string(s)?;
+                    pipe.cmd("SET")
+                        .arg(format!("{prefix}live:{}", s.account_id))
+                        .arg(&json)
+                        .arg("EX")
+                        .arg(SNAPSHOT_TTL_SECS)
+                        .ignore()
+                        .cmd("PUBLISH")
+                        .arg(&channel)
+                        .arg(&json)
+                        .ignore();
+                }
+                let fut = pipe.query_async::<()>(&mut conn);
+                self.settle(tokio::time::timeout(REDIS_TIMEOUT, fut).await)
+                    .await
+            }
+        }
+    }
+
+    /// The cached snapshots of many accounts (one `MGET` on Redis); missing ones are left out.
+    pub async fn get_many(
+        &self,
+        accounts: &[AccountId],
+    ) -> Result<HashMap<AccountId, LiveSnapshot>, LiveError> {
+        if accounts.is_empty() {
+            return Ok(HashMap::new());
+        }
+        match &self.inner.backend {
+            Backend::Memory(map) => {
+                let map = map
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                Ok(accounts
+                    .iter()
+                    .filter_map(|a| map.get(a).map(|s| (*a, s.clone())))
+                    .collect())
+            }
+            Backend::Redis { prefix, .. } => {
+                let mut conn = self.redis_conn().await?;
+                let mut cmd = redis::cmd("MGET");
+                for a in accounts {
+                    cmd.arg(format!("{prefix}live:{a}"));
+                }
+                let fut = cmd.query_async::<Vec<Option<String>>>(&mut conn);
+                let raw = self
+                    .settle(tokio::time::timeout(REDIS_TIMEOUT, fut).await)
+                    .await?;
+                let mut out = HashMap::new();
+                for (a, v) in accounts.iter().zip(raw) {
+                    if let Some(v) = v {
+                        out.insert(*a, serde_json::from_str(&v)?);
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+
     /// Every change announced from now on (also those written by other processes on Redis).
     pub fn subscribe(&self) -> broadcast::Receiver<LiveSnapshot> {
         self.inner.announce.subscribe()

@@ -262,27 +262,4 @@ impl Worker {
         }
         Ok(out)
     }
-
-    /// After rating charged an account: the relay seen in its readings, then the balance;
-    /// skipped when `quiet` (a normal account that stays above its thresholds: the machine
-    /// would answer "no change"), which keeps bulk rating cheap.
-    pub(crate) async fn after_rating(
-        &self,
-        org: OrgId,
-        account: AccountId,
-        relay: Option<&str>,
-        quiet: bool,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<()> {
-        if !quiet {
-            if let Some(relay) = relay.and_then(relay_of) {
-                self.step_account(org, account, Trigger::Relay(relay), now)
-                    .await?;
-            }
-            self.step_account(org, account, Trigger::Balance, now)
-                .await?;
-        }
-        self.refresh_live(org, account, now).await;
-        Ok(())
-    }
 }

@@ -7,24 +7,32 @@
 //! `mqtts://` URLs connect over TLS, checking the broker's certificate against `mqtt_ca_file`
 //! (or the system's CA certificates).
 //!
-//! Messages are handled in a few lanes by gateway, so one gateway's backlog does not hold up
-//! another's; within a lane a gateway's messages keep their order. A transient failure (the
-//! database away) is retried in the lane until it succeeds.
+//! Messages wait in one inbox; the ingester takes everything waiting (up to [`FLUSH_MESSAGES`]
+//! messages or [`FLUSH_BYTES`]) as one flush and stores the readings of all its messages in
+//! multi-row statements: under load, what queued while the previous flush ran makes the next
+//! one bigger, so the database sees few large statements instead of many small ones. A
+//! transient failure (the database away) is retried until it succeeds; then the flush's
+//! messages are acknowledged, in the order they were received (MQTT requires PUBACKs in order,
+//! and a broker only sends a bounded window of unacknowledged messages: acknowledging right
+//! after storing keeps that window moving for every gateway). Storing is the cheap part;
+//! fairness between gateways is kept where the work is, in rating (see `rating`).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::Utc;
-use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::publisher::Publisher;
 use crate::settings::Settings;
 use crate::Worker;
 
-/// Parallel lanes of uplink handling.
-const LANES: usize = 4;
+/// Messages per flush.
+pub const FLUSH_MESSAGES: usize = 128;
+/// Bytes of payload per flush (a flush stops growing past this).
+pub const FLUSH_BYTES: usize = 8 << 20;
 
 /// An uplink message with whatever the client needs to acknowledge it.
 struct Uplink {
@@ -229,30 +237,50 @@ pub fn connect(settings: &Settings, url: &str, filter: &str) -> anyhow::Result<C
     })
 }
 
-fn lane_of(topic: &str) -> usize {
-    // The gateway segment decides the lane: `wattpay/v1/gw/{gateway}/up/...`.
-    let gateway = topic.split('/').nth(3).unwrap_or("");
-    gateway.bytes().fold(0usize, |h, b| {
-        h.wrapping_mul(31).wrapping_add(usize::from(b))
-    }) % LANES
+/// Uplink messages waiting for the ingester, in the order received.
+struct Inbox {
+    queue: std::sync::Mutex<VecDeque<Uplink>>,
+    ready: tokio::sync::Notify,
+}
+
+impl Inbox {
+    fn push(&self, p: Uplink) {
+        self.queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push_back(p);
+        self.ready.notify_one();
+    }
+
+    /// The oldest messages, up to `max_messages` and about `max_bytes`.
+    fn take(&self, max_messages: usize, max_bytes: usize) -> Vec<Uplink> {
+        let mut q = self
+            .queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        while out.len() < max_messages && bytes < max_bytes {
+            let Some(p) = q.pop_front() else {
+                break;
+            };
+            bytes += p.body.len();
+            out.push(p);
+        }
+        out
+    }
 }
 
 impl Connection {
     /// Polls the connection forever (reconnecting), handing uplink messages to `worker`.
     pub async fn run(self, worker: Worker) {
-        let mut lanes = Vec::with_capacity(LANES);
+        let inbox = Arc::new(Inbox {
+            queue: std::sync::Mutex::new(VecDeque::new()),
+            ready: tokio::sync::Notify::new(),
+        });
         let mut tasks = JoinSet::new();
-        for _ in 0..LANES {
-            let (tx, rx) = mpsc::unbounded_channel::<Uplink>();
-            lanes.push(tx);
-            tasks.spawn(lane(worker.clone(), rx));
-        }
-        let dispatch = |p: Uplink| {
-            let lane = lane_of(&p.topic);
-            if lanes[lane].send(p).is_err() {
-                tracing::error!("uplink lane stopped");
-            }
-        };
+        tasks.spawn(ingester(worker.clone(), inbox.clone()));
+        let dispatch = |p: Uplink| inbox.push(p);
         match self.event_loop {
             EventLoop::V5(client, mut el) => loop {
                 use rumqttc::v5::mqttbytes::v5::Packet;
@@ -318,10 +346,46 @@ impl Connection {
     }
 }
 
-async fn lane(worker: Worker, mut rx: mpsc::UnboundedReceiver<Uplink>) {
-    while let Some(p) = rx.recv().await {
-        handle_until_done(&worker, &p.topic, &p.body).await;
-        p.ack.ack().await;
+async fn ingester(worker: Worker, inbox: Arc<Inbox>) {
+    loop {
+        let flush = inbox.take(FLUSH_MESSAGES, FLUSH_BYTES);
+        if flush.is_empty() {
+            inbox.ready.notified().await;
+            continue;
+        }
+        handle_flush(&worker, &flush).await;
+        for p in flush {
+            p.ack.ack().await;
+        }
+    }
+}
+
+/// Handles a flush, retrying transient failures (the database away) until they succeed.
+async fn handle_flush(worker: &Worker, uplinks: &[Uplink]) {
+    let mut pending: Vec<&Uplink> = uplinks.iter().collect();
+    let mut backoff = Duration::from_millis(200);
+    while !pending.is_empty() {
+        let messages: Vec<(&str, &[u8])> = pending
+            .iter()
+            .map(|p| (p.topic.as_str(), p.body.as_slice()))
+            .collect();
+        let results = worker.handle_uplinks(&messages, Utc::now()).await;
+        let mut retry = Vec::new();
+        for (p, res) in pending.into_iter().zip(results) {
+            match res {
+                Ok(()) => {}
+                Err(e) if e.is_transient() => {
+                    tracing::warn!(topic = p.topic, error = %e, "uplink failed; retrying");
+                    retry.push(p);
+                }
+                Err(e) => tracing::warn!(topic = p.topic, error = %e, "uplink refused"),
+            }
+        }
+        pending = retry;
+        if !pending.is_empty() {
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
     }
 }
 

@@ -131,6 +131,8 @@ impl Worker {
                 }
             }
             kind::ACCOUNT_CONTROL_CHANGED => {
+                // Thresholds may have moved: rating reads meter contexts again.
+                self.forget_contexts();
                 let p: AccountPayload = serde_json::from_value(m.payload.clone())?;
                 let org = require_org(org)?;
                 let trigger = match (p.action.as_deref(), p.until) {
@@ -161,6 +163,7 @@ impl Worker {
             kind::GATEWAY_CONFIG_CHANGED => {
                 // Meters moved: the next message of that gateway reads them again.
                 self.forget_gateways();
+                self.forget_contexts();
                 let p: GatewayPayload = serde_json::from_value(m.payload.clone())?;
                 let org = require_org(org)?;
                 let id = match p.gateway_id.parse::<store::GatewayId>() {

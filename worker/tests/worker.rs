@@ -5,6 +5,7 @@
 mod worker {
     pub mod commands;
     pub mod control;
+    pub mod fairness;
     pub mod gateway;
     pub mod helpers;
     pub mod live;
