@@ -1,8 +1,8 @@
 //! The worker process: connects to the database, the live cache and the broker (starting the
 //! embedded one when no URL is configured), then drives the step functions until `shutdown`
-//! resolves: uplink lanes, the rater (woken by ingestion), the outbox poller, the tick, and
-//! (on an external MQTT 5 broker) the liveness lease that lets peers adopt a stopped worker's
-//! session ([`session`]).
+//! resolves: the uplink ingester, the raters (woken by ingestion), the outbox poller, the tick,
+//! and (on an external MQTT 5 broker) the liveness lease that lets peers adopt a stopped
+//! worker's session ([`session`]).
 
 use std::future::Future;
 
@@ -111,7 +111,9 @@ pub fn start_with_jobs(
     if adopt_peers {
         tasks.spawn(session::keep(worker.clone(), url.clone()));
     }
-    tasks.spawn(rater(worker.clone()));
+    for _ in 0..RATERS {
+        tasks.spawn(rater(worker.clone()));
+    }
     tasks.spawn(outbox_poller(worker.clone()));
     tasks.spawn(ticker(worker.clone()));
     for job in jobs {
@@ -137,6 +139,12 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     running.stop().await;
     Ok(())
 }
+
+/// Rating passes run at once: while one rates a backlog, another takes the fresh meters, and
+/// the database works on one pass while the worker computes the other. Passes never take the
+/// same meter twice (the queue hands each out once; a meter queued again meanwhile waits for
+/// the first pass's row locks).
+const RATERS: usize = 2;
 
 async fn rater(worker: Worker) {
     loop {

@@ -304,15 +304,13 @@ async fn fresh_readings_keep_flowing(db: TestDb, broker_url: Option<String>) {
     assert!(mismatches.is_empty(), "{}: {mismatches:?}", db.backend());
 }
 
+/// One test for every backend and broker, run one after the other: the bound is about the
+/// worker's scheduling, not about tests competing for the CPU.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backlog_flush_does_not_hold_up_fresh_readings() {
     for db in store::testing::backends().await {
         fresh_readings_keep_flowing(db, None).await;
     }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_backlog_flush_does_not_hold_up_fresh_readings_on_mosquitto() {
     match std::env::var("WATTPAY_TEST_MQTT_URL") {
         Ok(url) if !url.trim().is_empty() => {
             let db = store::testing::TestDb::sqlite().await.unwrap();
