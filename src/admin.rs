@@ -2,7 +2,7 @@
 //! running demo's database with `--data-dir`).
 
 use clap::Subcommand;
-use sea_orm::{DatabaseConnection, TransactionTrait as _};
+use sea_orm::DatabaseConnection;
 
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
@@ -56,36 +56,28 @@ pub async fn run(db: &DatabaseConnection, command: AdminCommand) -> anyhow::Resu
             admin_email,
             admin_password,
         } => {
-            let name = name.trim();
-            anyhow::ensure!(!name.is_empty(), "--name must not be empty");
-            let email = admin_email.trim().to_lowercase();
-            anyhow::ensure!(
-                email.contains('@') && !email.starts_with('@') && !email.ends_with('@'),
-                "--admin-email is not an email address: {admin_email}"
-            );
-            anyhow::ensure!(
-                admin_password.chars().count() >= 10,
-                "--admin-password must have at least 10 characters"
-            );
-            anyhow::ensure!(
-                store::user::find_user_by_email(db, &email).await?.is_none(),
-                "a user with email {email} already exists"
-            );
-            let hash = api::auth::password::hash_password(&admin_password)?;
-            let txn = db.begin().await?;
-            let org = store::organization::create_organization(&txn, name).await?;
-            let user = store::user::create_user(
-                &txn,
-                store::user::NewUser {
-                    email: email.clone(),
-                    password_hash: hash,
-                    name: "Admin".to_owned(),
-                    platform_admin: false,
+            // The same service as `POST /api/v1/orgs`, so both keep the same rules.
+            let created = api::service::identity::create_org(
+                db,
+                "",
+                api::service::identity::NewOrg {
+                    name,
+                    admin_email,
+                    admin_password: Some(admin_password),
                 },
+                None,
             )
-            .await?;
-            store::user::add_membership(&txn, org.id, user.id, domain::Role::OrgAdmin).await?;
-            txn.commit().await?;
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let (org, email) = (
+                &created.org,
+                created
+                    .admin
+                    .as_ref()
+                    .map(|u| u.email.clone())
+                    .unwrap_or_default(),
+            );
+            let name = &org.name;
             println!("organization {} created: {}", org.id, name);
             println!("admin {email} can sign in");
             Ok(())

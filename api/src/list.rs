@@ -3,9 +3,14 @@
 //! `page` is 1-based (default 1), `per_page` defaults to 50 and may not exceed 200; anything else
 //! is a `400 invalid_page` rather than a silently different page. Handlers take a
 //! `web::Query<ListQuery>` beside their own filter query (both read the same query string).
+//!
+//! Sorting: `?sort=field` (ascending) or `?sort=-field` (descending), with `field` one of the
+//! list's whitelist (a `&[(api name, column)]` constant beside the handler); anything else is a
+//! `400 invalid_sort`. [`SortQuery::apply`] puts the order on the store [`Page`], and the store's
+//! one pagination function applies it, ties broken by id.
 
 use serde::{Deserialize, Serialize};
-use store::{Page, Paged};
+use store::{Page, Paged, Sort};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
@@ -43,6 +48,48 @@ impl ListQuery {
             ));
         }
         Ok(Page::new(page, per_page))
+    }
+}
+
+/// `?sort=` of the list endpoints that sort.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SortQuery {
+    /// A field to sort by, ascending; prefixed by `-`, descending. Each list names its fields.
+    pub sort: Option<String>,
+}
+
+impl SortQuery {
+    /// `page` sorted as asked, or `400 invalid_sort` for a field not in `allowed`
+    /// (`(name in the API, column)` pairs).
+    pub fn apply(&self, page: Page, allowed: &[(&str, &'static str)]) -> Result<Page, ApiError> {
+        let Some(sort) = self
+            .sort
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        else {
+            return Ok(page);
+        };
+        let (descending, name) = match sort.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, sort.strip_prefix('+').unwrap_or(sort)),
+        };
+        let column = allowed
+            .iter()
+            .find(|(api, _)| *api == name)
+            .map(|(_, column)| *column)
+            .ok_or_else(|| {
+                let names: Vec<&str> = allowed.iter().map(|(api, _)| *api).collect();
+                ApiError::bad_request(
+                    "invalid_sort",
+                    format!(
+                        "cannot sort by `{name}`; sort by one of: {}",
+                        names.join(", ")
+                    ),
+                )
+            })?;
+        Ok(page.sorted(Some(Sort { column, descending })))
     }
 }
 

@@ -17,6 +17,7 @@ pub mod me;
 pub mod meter;
 pub mod metrics;
 pub mod mqtt;
+pub mod org;
 pub mod pay;
 pub mod pay_merchant;
 pub mod pay_refund;
@@ -29,6 +30,7 @@ pub mod tariff;
 pub mod tenant;
 pub mod tenant_auth;
 pub mod unit;
+pub mod user;
 
 use actix_web::web;
 
@@ -47,12 +49,26 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(auth::refresh)
                 .service(auth::logout)
                 .service(auth::me)
+                .service(auth::accept_invitation)
+                .service(auth::reset_password)
+                .service(auth::change_password)
+                .configure(identity)
                 .configure(property)
                 .configure(tenant_self_service)
                 .configure(supervision)
                 .configure(operations),
         )
         .configure(crate::web::configure);
+}
+
+/// Organizations (platform admins) and their users (org admins).
+fn identity(cfg: &mut web::ServiceConfig) {
+    cfg.service(org::create)
+        .service(org::list)
+        .service(user::list)
+        .service(user::invite)
+        .service(user::update)
+        .service(user::password_reset);
 }
 
 /// Commands, statistics and the audit log.

@@ -3,6 +3,7 @@
 
 pub mod counter;
 pub mod devices;
+pub mod identity;
 pub mod live_view;
 pub mod power;
 pub mod replacement;

@@ -25,6 +25,7 @@ mod m20261123_000301_payments;
 mod m20261124_000202_tenant_preferences;
 mod m20261125_000401_notify_channels;
 mod m20261125_000501_user_admin;
+mod m20261125_000502_invitation_sites;
 mod m20261125_000601_lifecycle;
 
 /// Runs every migration of Wattpay in order.
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000401_notify_channels::Migration),
             Box::new(m20261125_000501_user_admin::Migration),
             Box::new(m20261125_000601_lifecycle::Migration),
+            Box::new(m20261125_000502_invitation_sites::Migration),
         ]
     }
 }

@@ -1,8 +1,9 @@
-//! Users managed by organization admins: a membership can be disabled and limited to some sites;
-//! invitations and password resets are single-use tokens (only their SHA-256 is stored).
+//! Users managed by organization admins: a membership can be disabled and limited to some sites
+//! (the `membership_sites` and `invitations` tables come from the api migration); password
+//! resets are single-use tokens (only their SHA-256 is stored).
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{boolean, string, text_null, uuid};
+use sea_orm_migration::schema::{boolean, string, uuid};
 
 use crate::columns::{create_indexes, drop_tables, fk, index, org_fk, ts, ts_null, uuid_pk};
 
@@ -17,27 +18,8 @@ enum Memberships {
 }
 
 #[derive(DeriveIden)]
-enum MembershipSites {
-    Table,
-    UserId,
-    OrganizationId,
-    SiteId,
-}
-
-#[derive(DeriveIden)]
 enum Invitations {
     Table,
-    Id,
-    OrganizationId,
-    Email,
-    Role,
-    /// JSON array of site ids, or null for every site.
-    SiteIds,
-    TokenHash,
-    InvitedBy,
-    ExpiresAt,
-    AcceptedAt,
-    CreatedAt,
 }
 
 #[derive(DeriveIden)]
@@ -76,52 +58,6 @@ impl MigrationTrait for Migration {
         manager
             .create_table(
                 Table::create()
-                    .table(MembershipSites::Table)
-                    .if_not_exists()
-                    .col(uuid(MembershipSites::UserId))
-                    .col(uuid(MembershipSites::OrganizationId))
-                    .col(uuid(MembershipSites::SiteId))
-                    .primary_key(
-                        Index::create()
-                            .col(MembershipSites::UserId)
-                            .col(MembershipSites::OrganizationId)
-                            .col(MembershipSites::SiteId),
-                    )
-                    .foreign_key(&mut org_fk(MembershipSites::Table))
-                    .foreign_key(
-                        fk(
-                            MembershipSites::Table,
-                            MembershipSites::SiteId,
-                            Alias::new("sites"),
-                            Alias::new("id"),
-                        )
-                        .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    .take(),
-            )
-            .await?;
-        manager
-            .create_table(
-                Table::create()
-                    .table(Invitations::Table)
-                    .if_not_exists()
-                    .col(uuid_pk(Invitations::Id))
-                    .col(uuid(Invitations::OrganizationId))
-                    .col(string(Invitations::Email))
-                    .col(string(Invitations::Role))
-                    .col(text_null(Invitations::SiteIds))
-                    .col(string(Invitations::TokenHash))
-                    .col(uuid(Invitations::InvitedBy))
-                    .col(ts(Invitations::ExpiresAt))
-                    .col(ts_null(Invitations::AcceptedAt))
-                    .col(ts(Invitations::CreatedAt))
-                    .foreign_key(&mut org_fk(Invitations::Table))
-                    .take(),
-            )
-            .await?;
-        manager
-            .create_table(
-                Table::create()
                     .table(PasswordResets::Table)
                     .if_not_exists()
                     .col(uuid_pk(PasswordResets::Id))
@@ -145,12 +81,6 @@ impl MigrationTrait for Migration {
         create_indexes(
             manager,
             vec![
-                index(
-                    MembershipSites::Table,
-                    &["organization_id", "site_id"],
-                    false,
-                ),
-                index(Invitations::Table, &["token_hash"], true),
                 index(Invitations::Table, &["organization_id", "email"], false),
                 index(PasswordResets::Table, &["token_hash"], true),
             ],
@@ -159,15 +89,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_tables(
-            manager,
-            vec![
-                PasswordResets::Table.into_iden(),
-                Invitations::Table.into_iden(),
-                MembershipSites::Table.into_iden(),
-            ],
-        )
-        .await?;
+        drop_tables(manager, vec![PasswordResets::Table.into_iden()]).await?;
         for col in [Memberships::SiteLimited, Memberships::Disabled] {
             manager
                 .alter_table(

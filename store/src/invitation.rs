@@ -26,7 +26,7 @@ pub struct NewInvitation {
     /// The sites the new member will be limited to; `None` for every site.
     pub site_ids: Option<Vec<SiteId>>,
     pub token_hash: String,
-    pub invited_by: UserId,
+    pub invited_by: Option<UserId>,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -53,9 +53,9 @@ pub async fn create(
         role: Set(new.role.as_str().to_owned()),
         site_ids: Set(site_ids),
         token_hash: Set(new.token_hash),
-        invited_by: Set(new.invited_by),
         expires_at: Set(new.expires_at),
         accepted_at: Set(None),
+        created_by: Set(new.invited_by),
         created_at: Set(Utc::now()),
     }
     .insert(conn)

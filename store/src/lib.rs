@@ -63,7 +63,7 @@ pub mod testing;
 pub use connection::{connect, migrate, pending_migrations, ping, sqlite_url};
 pub use error::StoreError;
 pub use ids::*;
-pub use page::{Page, Paged};
+pub use page::{Page, Paged, Sort};
 pub use scope::Scope;
 
 pub use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionTrait};

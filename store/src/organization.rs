@@ -1,9 +1,10 @@
 //! Organizations: the tenancy boundary. Creating one is a platform-admin act, so it is unscoped.
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QueryOrder, Set};
 
 use crate::entity::organization;
+use crate::page::{fetch, Page, Paged};
 use crate::{OrgId, Organization, StoreError};
 
 /// Creates an organization (platform admin only: the caller checks the role).
@@ -33,4 +34,13 @@ pub async fn get_organization(
         .one(conn)
         .await?
         .ok_or(StoreError::NotFound)
+}
+
+/// Every organization of the platform, oldest first (platform admins only: the caller checks).
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    page: Page,
+) -> Result<Paged<Organization>, StoreError> {
+    let select = organization::Entity::find().order_by_asc(organization::Column::Id);
+    fetch(conn, select, page).await
 }

@@ -268,6 +268,7 @@ async fn set_sites(
             user_id: Set(user),
             organization_id: Set(org),
             site_id: Set(site_id),
+            ..Default::default()
         }
         .insert(conn)
         .await?;

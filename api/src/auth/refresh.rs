@@ -37,7 +37,9 @@ fn invalid_credentials() -> ApiError {
     ApiError::unauthorized("invalid_credentials", "wrong email or password")
 }
 
-fn new_refresh_token() -> (String, String) {
+/// A fresh 256-bit token (URL-safe base64) and its stored hash; also used for invitations and
+/// password resets.
+pub(crate) fn new_refresh_token() -> (String, String) {
     let mut raw = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut raw);
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
@@ -45,7 +47,8 @@ fn new_refresh_token() -> (String, String) {
     (token, hash)
 }
 
-fn hash_token(token: &str) -> String {
+/// The SHA-256 of a token as stored.
+pub(crate) fn hash_token(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
 }

@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::auth::context::roles;
 use crate::auth::OrgContext;
 use crate::error::{ApiError, Problem};
-use crate::list::{ListQuery, ListResponse};
+use crate::list::{ListQuery, ListResponse, SortQuery};
 use crate::money::{parse_amount, parse_optional_threshold, show};
 use crate::startup::AppState;
 
@@ -140,7 +140,7 @@ const STATES: [&str; 5] = ["normal", "alarmed", "trip_pending", "tripped", "rest
 
 /// List accounts; `?account_no=` finds one by its door number.
 #[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", security(("bearer" = [])),
-    params(ListQuery, AccountQuery),
+    params(ListQuery, SortQuery, AccountQuery),
     responses((status = 200, body = ListResponse<AccountView>),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json")))]
@@ -149,10 +149,11 @@ pub async fn list(
     ctx: OrgContext,
     state: web::Data<AppState>,
     page: web::Query<ListQuery>,
+    sort: web::Query<SortQuery>,
     q: web::Query<AccountQuery>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(roles::READ)?;
-    let page = page.page()?;
+    let page = sort.apply(page.page()?, SORTS)?;
     let q = q.into_inner();
     let status = match q.status.as_deref() {
         None => None,
@@ -219,7 +220,7 @@ pub async fn open(
         ..AccountFilter::default()
     };
     let page = store::Page::new(1, 1);
-    if store::account::list_filtered(&state.db, ctx.org_id, &occupied, page)
+    if store::account::list_filtered(&state.db, ctx.scope(), &occupied, page)
         .await?
         .total
         > 0
@@ -354,3 +355,12 @@ pub async fn update(
         .await?;
     Ok(HttpResponse::Ok().json(AccountView::load(&state.db, ctx.org_id, account).await?))
 }
+
+/// The fields `?sort=` accepts on the list (name in the API, column).
+const SORTS: &[(&str, &str)] = &[
+    ("account_no", "account_no"),
+    ("balance", "balance_fen"),
+    ("state", "cc_state"),
+    ("status", "status"),
+    ("opened_at", "opened_at"),
+];

@@ -12,7 +12,7 @@ use super::site::valid_name;
 use crate::auth::context::roles;
 use crate::auth::OrgContext;
 use crate::error::{ApiError, Problem};
-use crate::list::{ListQuery, ListResponse};
+use crate::list::{ListQuery, ListResponse, SortQuery};
 use crate::startup::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -59,7 +59,7 @@ fn not_found(e: store::StoreError) -> ApiError {
 
 /// List buildings, of one site with `site_id`.
 #[utoipa::path(get, path = "/api/v1/buildings", tag = "property", security(("bearer" = [])),
-    params(ListQuery, BuildingQuery),
+    params(ListQuery, SortQuery, BuildingQuery),
     responses((status = 200, body = ListResponse<BuildingView>),
         (status = 401, body = Problem, content_type = "application/problem+json")))]
 #[get("/buildings")]
@@ -67,10 +67,11 @@ pub async fn list(
     ctx: OrgContext,
     state: web::Data<AppState>,
     page: web::Query<ListQuery>,
+    sort: web::Query<SortQuery>,
     q: web::Query<BuildingQuery>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(roles::READ)?;
-    let page = page.page()?;
+    let page = sort.apply(page.page()?, SORTS)?;
     let paged =
         store::building::list(&state.db, ctx.scope(), q.site_id.map(SiteId::from), page).await?;
     Ok(HttpResponse::Ok().json(ListResponse::from_paged(paged, page, BuildingView::from)))
@@ -204,3 +205,6 @@ pub async fn remove(
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// The fields `?sort=` accepts on the list (name in the API, column).
+const SORTS: &[(&str, &str)] = &[("name", "name"), ("created_at", "created_at")];

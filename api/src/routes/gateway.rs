@@ -15,7 +15,7 @@ use super::site::valid_name;
 use crate::auth::context::roles;
 use crate::auth::OrgContext;
 use crate::error::{ApiError, Problem};
-use crate::list::{ListQuery, ListResponse};
+use crate::list::{ListQuery, ListResponse, SortQuery};
 use crate::mqtt_password;
 use crate::service::devices;
 use crate::startup::AppState;
@@ -88,7 +88,7 @@ fn not_found(e: store::StoreError) -> ApiError {
 
 /// List gateways.
 #[utoipa::path(get, path = "/api/v1/gateways", tag = "devices", security(("bearer" = [])),
-    params(ListQuery, GatewayQuery),
+    params(ListQuery, SortQuery, GatewayQuery),
     responses((status = 200, body = ListResponse<GatewayView>),
         (status = 401, body = Problem, content_type = "application/problem+json")))]
 #[get("/gateways")]
@@ -96,10 +96,11 @@ pub async fn list(
     ctx: OrgContext,
     state: web::Data<AppState>,
     page: web::Query<ListQuery>,
+    sort: web::Query<SortQuery>,
     q: web::Query<GatewayQuery>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(roles::READ)?;
-    let page = page.page()?;
+    let page = sort.apply(page.page()?, SORTS)?;
     let paged = store::gateway::list_filtered(
         &state.db,
         ctx.scope(),
@@ -282,3 +283,12 @@ pub async fn remove(
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// The fields `?sort=` accepts on the list (name in the API, column).
+const SORTS: &[(&str, &str)] = &[
+    ("gateway_id", "gateway_id"),
+    ("name", "name"),
+    ("online", "online"),
+    ("last_seen_at", "last_seen_at"),
+    ("created_at", "created_at"),
+];

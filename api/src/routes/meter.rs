@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::auth::context::roles;
 use crate::auth::OrgContext;
 use crate::error::{ApiError, Problem};
-use crate::list::{ListQuery, ListResponse};
+use crate::list::{ListQuery, ListResponse, SortQuery};
 use crate::service::devices::{self, config_changed};
 use crate::startup::AppState;
 
@@ -163,7 +163,7 @@ fn not_found(e: store::StoreError) -> ApiError {
 
 /// List meters, by gateway, unit or account.
 #[utoipa::path(get, path = "/api/v1/meters", tag = "devices", security(("bearer" = [])),
-    params(ListQuery, MeterQuery),
+    params(ListQuery, SortQuery, MeterQuery),
     responses((status = 200, body = ListResponse<MeterView>),
         (status = 401, body = Problem, content_type = "application/problem+json")))]
 #[get("/meters")]
@@ -171,10 +171,11 @@ pub async fn list(
     ctx: OrgContext,
     state: web::Data<AppState>,
     page: web::Query<ListQuery>,
+    sort: web::Query<SortQuery>,
     q: web::Query<MeterQuery>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(roles::READ)?;
-    let page = page.page()?;
+    let page = sort.apply(page.page()?, SORTS)?;
     let mut unit_id = q.unit_id.map(UnitId::from);
     if let Some(account) = q.account_id {
         let a = store::account::get(&state.db, ctx.scope(), AccountId::from(account))
@@ -354,3 +355,11 @@ pub async fn remove(
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// The fields `?sort=` accepts on the list (name in the API, column).
+const SORTS: &[(&str, &str)] = &[
+    ("wire_id", "wire_id"),
+    ("bus", "bus"),
+    ("slave", "slave"),
+    ("created_at", "created_at"),
+];

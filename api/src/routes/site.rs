@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::auth::context::roles;
 use crate::auth::OrgContext;
 use crate::error::{ApiError, Problem};
-use crate::list::{ListQuery, ListResponse};
+use crate::list::{ListQuery, ListResponse, SortQuery};
 use crate::money::{parse_threshold, show};
 use crate::startup::AppState;
 
@@ -105,7 +105,7 @@ fn check_thresholds(alarm: domain::Money, trip: domain::Money) -> Result<(), Api
 
 /// List the organization's sites.
 #[utoipa::path(get, path = "/api/v1/sites", tag = "property", security(("bearer" = [])),
-    params(ListQuery, SiteQuery),
+    params(ListQuery, SortQuery, SiteQuery),
     responses(
         (status = 200, body = ListResponse<SiteView>),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -116,10 +116,11 @@ pub async fn list(
     ctx: OrgContext,
     state: web::Data<AppState>,
     page: web::Query<ListQuery>,
+    sort: web::Query<SortQuery>,
     q: web::Query<SiteQuery>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(roles::READ)?;
-    let page = page.page()?;
+    let page = sort.apply(page.page()?, SORTS)?;
     let filter = SiteFilter {
         name: q.into_inner().name,
     };
@@ -297,3 +298,10 @@ pub async fn remove(
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// The fields `?sort=` accepts on the list (name in the API, column).
+const SORTS: &[(&str, &str)] = &[
+    ("name", "name"),
+    ("created_at", "created_at"),
+    ("timezone", "timezone"),
+];

@@ -16,7 +16,7 @@ use super::site::valid_name;
 use crate::auth::context::roles;
 use crate::auth::OrgContext;
 use crate::error::{ApiError, Problem};
-use crate::list::{ListQuery, ListResponse};
+use crate::list::{ListQuery, ListResponse, SortQuery};
 use crate::service::tariff as service;
 use crate::startup::AppState;
 
@@ -74,7 +74,7 @@ fn not_found(e: store::StoreError) -> ApiError {
 
 /// List tariffs.
 #[utoipa::path(get, path = "/api/v1/tariffs", tag = "tariffs", security(("bearer" = [])),
-    params(ListQuery),
+    params(ListQuery, SortQuery),
     responses((status = 200, body = ListResponse<TariffView>),
         (status = 401, body = Problem, content_type = "application/problem+json")))]
 #[get("/tariffs")]
@@ -82,9 +82,10 @@ pub async fn list(
     ctx: OrgContext,
     state: web::Data<AppState>,
     page: web::Query<ListQuery>,
+    sort: web::Query<SortQuery>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(roles::READ)?;
-    let page = page.page()?;
+    let page = sort.apply(page.page()?, SORTS)?;
     let paged = store::tariff::list(&state.db, ctx.org_id, page).await?;
     Ok(HttpResponse::Ok().json(ListResponse::from_paged(paged, page, TariffView::from)))
 }
@@ -209,3 +210,6 @@ pub async fn add_version(
     let v = service::add_version(&state.db, &ctx, TariffId::from(*id), version).await?;
     Ok(HttpResponse::Created().json(TariffVersionView::try_from(v)?))
 }
+
+/// The fields `?sort=` accepts on the list (name in the API, column).
+const SORTS: &[(&str, &str)] = &[("name", "name"), ("created_at", "created_at")];

@@ -17,7 +17,7 @@ use super::site::valid_name;
 use crate::auth::context::roles;
 use crate::auth::OrgContext;
 use crate::error::{ApiError, Problem};
-use crate::list::{ListQuery, ListResponse};
+use crate::list::{ListQuery, ListResponse, SortQuery};
 use crate::startup::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -123,7 +123,7 @@ fn not_found(e: store::StoreError) -> ApiError {
 
 /// List tenants, filtered by name or phone.
 #[utoipa::path(get, path = "/api/v1/tenants", tag = "property", security(("bearer" = [])),
-    params(ListQuery, TenantQuery),
+    params(ListQuery, SortQuery, TenantQuery),
     responses((status = 200, body = ListResponse<TenantView>),
         (status = 401, body = Problem, content_type = "application/problem+json")))]
 #[get("/tenants")]
@@ -131,10 +131,11 @@ pub async fn list(
     ctx: OrgContext,
     state: web::Data<AppState>,
     page: web::Query<ListQuery>,
+    sort: web::Query<SortQuery>,
     q: web::Query<TenantQuery>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(roles::READ)?;
-    let page = page.page()?;
+    let page = sort.apply(page.page()?, SORTS)?;
     let q = q.into_inner();
     // Searching by phone is a way to learn a phone: only for roles that see phones.
     if q.phone.is_some() && !sees_phones(ctx.role) {
@@ -286,6 +287,9 @@ pub async fn remove(
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// The fields `?sort=` accepts on the list (name in the API, column).
+const SORTS: &[(&str, &str)] = &[("name", "name"), ("created_at", "created_at")];
 
 #[cfg(test)]
 mod tests {

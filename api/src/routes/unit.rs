@@ -13,7 +13,7 @@ use super::site::valid_name;
 use crate::auth::context::roles;
 use crate::auth::OrgContext;
 use crate::error::{ApiError, Problem};
-use crate::list::{ListQuery, ListResponse};
+use crate::list::{ListQuery, ListResponse, SortQuery};
 use crate::startup::AppState;
 
 /// What a unit is rented as.
@@ -95,7 +95,7 @@ fn not_found(e: store::StoreError) -> ApiError {
 
 /// List units, filtered by building, site, kind or name.
 #[utoipa::path(get, path = "/api/v1/units", tag = "property", security(("bearer" = [])),
-    params(ListQuery, UnitQuery),
+    params(ListQuery, SortQuery, UnitQuery),
     responses((status = 200, body = ListResponse<UnitView>),
         (status = 401, body = Problem, content_type = "application/problem+json")))]
 #[get("/units")]
@@ -103,10 +103,11 @@ pub async fn list(
     ctx: OrgContext,
     state: web::Data<AppState>,
     page: web::Query<ListQuery>,
+    sort: web::Query<SortQuery>,
     q: web::Query<UnitQuery>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require(roles::READ)?;
-    let page = page.page()?;
+    let page = sort.apply(page.page()?, SORTS)?;
     let q = q.into_inner();
     let filter = UnitFilter {
         building_id: q.building_id.map(BuildingId::from),
@@ -255,3 +256,10 @@ pub async fn remove(
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// The fields `?sort=` accepts on the list (name in the API, column).
+const SORTS: &[(&str, &str)] = &[
+    ("name", "name"),
+    ("kind", "kind"),
+    ("created_at", "created_at"),
+];

@@ -35,11 +35,12 @@ pub async fn replace_meter(
     req: ReplaceRequest,
 ) -> Result<(Money, Meter), ApiError> {
     let org = ctx.org_id;
+    let scope = ctx.scope();
     let actor = ctx.user_id;
     let ctx = *ctx;
     db.transaction::<_, (Money, Meter), ApiError>(|txn| {
         Box::pin(async move {
-            let old_meter = store::meter::get(txn, ctx.scope(), old)
+            let old_meter = store::meter::get(txn, scope, old)
                 .await
                 .map_err(crate::routes::reading::meter_not_found)?;
             if store::meter_retirement::get(txn, org, old).await?.is_some() {
@@ -55,7 +56,7 @@ pub async fn replace_meter(
                         status: Some(AccountStatus::Open),
                         ..Default::default()
                     };
-                    store::account::list_filtered(txn, org, &filter, store::Page::new(1, 1))
+                    store::account::list_filtered(txn, scope, &filter, store::Page::new(1, 1))
                         .await?
                         .items
                         .into_iter()
@@ -98,7 +99,7 @@ pub async fn replace_meter(
                 free_wire_id,
             };
             store::meter_retirement::retire(txn, org, &old_meter, retirement).await?;
-            let new_meter = store::meter::create(txn, org, new).await?;
+            let new_meter = store::meter::create(txn, scope, new).await?;
             store::meter_retirement::set_replaced_by(txn, org, old, new_meter.id).await?;
             let entered = store::manual_reading::enter(
                 txn,
@@ -130,7 +131,7 @@ pub async fn replace_meter(
                     ));
                 }
             }
-            let gw = store::gateway::get(txn, org, old_meter.gateway_id).await?;
+            let gw = store::gateway::get(txn, scope, old_meter.gateway_id).await?;
             store::outbox::enqueue(
                 txn,
                 Some(org),

@@ -174,7 +174,8 @@ pub async fn close_account(
     req: CloseRequest,
 ) -> Result<ClosingStatement, ApiError> {
     let org = ctx.org_id;
-    let account = store::account::get(db, ctx.scope(), id)
+    let scope = ctx.scope();
+    let account = store::account::get(db, scope, id)
         .await
         .map_err(crate::routes::account::not_found)?;
     if account.status == AccountStatus::Closed {
@@ -271,7 +272,7 @@ pub async fn close_account(
                 if collect > Money::ZERO {
                     let outcome = store::counter::post_receipt(
                         txn,
-                        org,
+                        scope,
                         NewReceipt {
                             account_id: id,
                             kind: ReceiptKind::Payment(method),
@@ -289,7 +290,7 @@ pub async fn close_account(
                     .await?;
                     receipt_no = Some(outcome.receipt.receipt_no);
                 }
-                let account = store::account::get(txn, org, id).await?;
+                let account = store::account::get(txn, scope, id).await?;
                 if account.status == AccountStatus::Closed {
                     return Err(closed());
                 }
@@ -303,13 +304,13 @@ pub async fn close_account(
                         ),
                     ));
                 }
-                let account = store::account::close(txn, org, id, Some(actor)).await?;
+                let account = store::account::close(txn, scope, id, Some(actor)).await?;
                 let mut trips = Vec::new();
                 if !keep_power {
                     for m in &meters {
                         let c = store::command::queue_command(
                             txn,
-                            org,
+                            scope,
                             m.id,
                             store::command::CommandAction::Trip,
                             Utc::now() + Duration::minutes(TRIP_TTL_MINUTES),

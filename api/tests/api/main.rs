@@ -15,3 +15,4 @@ mod property;
 mod self_service;
 mod site_limits;
 mod tenant_auth;
+mod users;

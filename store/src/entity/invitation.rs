@@ -19,9 +19,10 @@ pub struct Model {
     pub site_ids: Option<String>,
     #[serde(skip_serializing)]
     pub token_hash: String,
-    pub invited_by: UserId,
     pub expires_at: DateTimeUtc,
     pub accepted_at: Option<DateTimeUtc>,
+    /// The admin who invited; `None` for the platform (an organization's first admin).
+    pub created_by: Option<UserId>,
     pub created_at: DateTimeUtc,
 }
 

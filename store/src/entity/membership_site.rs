@@ -8,11 +8,10 @@ use crate::ids::{OrgId, SiteId, UserId};
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "membership_sites")]
 pub struct Model {
-    #[sea_orm(primary_key, auto_increment = false)]
-    pub user_id: UserId,
-    #[sea_orm(primary_key, auto_increment = false)]
+    #[sea_orm(primary_key)]
+    pub id: i64,
     pub organization_id: OrgId,
-    #[sea_orm(primary_key, auto_increment = false)]
+    pub user_id: UserId,
     pub site_id: SiteId,
 }
 
