@@ -34,6 +34,14 @@ pub enum ApiError {
     /// Well-formed, but the values break a rule (a tariff with overlapping periods, ...).
     #[error("{detail}")]
     Unprocessable { code: &'static str, detail: String },
+    /// `422` naming every field (or CSV row and column) that is wrong, so a form or a
+    /// spreadsheet can be fixed in one pass.
+    #[error("{detail}")]
+    InvalidFields {
+        code: &'static str,
+        detail: String,
+        errors: Vec<FieldError>,
+    },
     /// Too many attempts from this address or for this account; retry later.
     #[error("{detail}")]
     TooManyRequests {
@@ -64,6 +72,33 @@ pub struct Problem {
     pub detail: Option<String>,
     /// Stable machine code, e.g. `invalid_credentials`.
     pub code: &'static str,
+    /// Every field that is wrong (`422 invalid_fields`, `invalid_rows`); absent otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// One wrong field of a request body, or one wrong cell of an imported CSV file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// The CSV row (1-based, the header is row 1); absent for JSON bodies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row: Option<u64>,
+    /// The field or column name.
+    pub field: String,
+    /// Stable machine code, e.g. `invalid_amount`, `required`, `unknown_site`.
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, code: &'static str, message: impl Into<String>) -> Self {
+        FieldError {
+            row: None,
+            field: field.to_owned(),
+            code,
+            message: message.into(),
+        }
+    }
 }
 
 impl ApiError {
@@ -108,6 +143,7 @@ impl ApiError {
             | Self::NotFound { code, .. }
             | Self::Conflict { code, .. }
             | Self::Unprocessable { code, .. }
+            | Self::InvalidFields { code, .. }
             | Self::TooManyRequests { code, .. }
             | Self::Unavailable { code, .. } => code,
             Self::Forbidden => "forbidden",
@@ -122,7 +158,7 @@ impl ApiError {
             Self::Forbidden => "Forbidden",
             Self::NotFound { .. } => "Not found",
             Self::Conflict { .. } => "Conflict",
-            Self::Unprocessable { .. } => "Unprocessable content",
+            Self::Unprocessable { .. } | Self::InvalidFields { .. } => "Unprocessable content",
             Self::TooManyRequests { .. } => "Too many requests",
             Self::Unavailable { .. } => "Service unavailable",
             Self::Internal(_) => "Internal server error",
@@ -187,7 +223,9 @@ impl ResponseError for ApiError {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unprocessable { .. } | Self::InvalidFields { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -209,6 +247,10 @@ impl ResponseError for ApiError {
             status: status.as_u16(),
             detail,
             code: self.code(),
+            errors: match self {
+                Self::InvalidFields { errors, .. } => errors.clone(),
+                _ => Vec::new(),
+            },
         };
         let mut res = HttpResponse::build(status);
         res.content_type("application/problem+json");

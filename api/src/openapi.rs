@@ -61,8 +61,14 @@ use crate::routes::mqtt::HookSecretScheme;
         routes::mqtt::export_passwd, routes::mqtt::export_acl,
         routes::mqtt::export_platform_passwd, routes::mqtt::auth_hook, routes::mqtt::acl_hook,
         routes::export::accounts, routes::export::ledger, routes::export::day_end,
+        routes::work_order::list, routes::work_order::get, routes::work_order::assign,
+        routes::work_order::comment, routes::work_order::resolve,
+        routes::control::get_org, routes::control::put_org, routes::control::get_site,
+        routes::control::put_site, routes::control::get_account, routes::control::put_account,
+        routes::bulk::tariff, routes::bulk::control_settings, routes::bulk::commands,
+        routes::import::upload,
     ),
-    components(schemas(crate::error::Problem)),
+    components(schemas(crate::error::Problem, crate::error::FieldError)),
     modifiers(&BearerAuth, &HookSecretScheme),
     tags(
         (name = "health", description = "Probes"),
@@ -76,6 +82,10 @@ use crate::routes::mqtt::HookSecretScheme;
         (name = "devices", description = "Gateways and meters"),
         (name = "payments", description = "Top-ups, provider notifications and merchant accounts"),
         (name = "counter", description = "Counter desk: payments, reversals, adjustments, day-end report"),
+        (name = "work_orders", description = "Work orders the worker opened: assign, comment, resolve (an anomaly's resolution sets the meter's new baseline)"),
+        (name = "control", description = "Charge-control settings at organization, site and account level, with inheritance"),
+        (name = "bulk", description = "Bulk operations: tariffs, charge-control settings and commands for many rows at once, all or nothing"),
+        (name = "imports", description = "CSV imports of units, tenants and meters, with a dry run"),
     )
 )]
 pub struct ApiDoc;

@@ -84,6 +84,7 @@ pub fn rate_limited() -> HttpResponse {
             status: 429,
             detail: Some("too many payment orders from this address; try again in a minute".into()),
             code: "rate_limited",
+            errors: Vec::new(),
         })
 }
 

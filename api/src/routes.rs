@@ -5,12 +5,15 @@ pub mod account;
 pub mod audit;
 pub mod auth;
 pub mod building;
+pub mod bulk;
 pub mod command;
+pub mod control;
 pub mod counter;
 pub mod docs;
 pub mod export;
 pub mod gateway;
 pub mod health;
+pub mod import;
 pub mod ledger;
 pub mod lifecycle;
 pub mod me;
@@ -31,6 +34,7 @@ pub mod tenant;
 pub mod tenant_auth;
 pub mod unit;
 pub mod user;
+pub mod work_order;
 
 use actix_web::web;
 
@@ -56,7 +60,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(property)
                 .configure(tenant_self_service)
                 .configure(supervision)
-                .configure(operations),
+                .configure(operations)
+                .configure(follow_up),
         )
         .configure(crate::web::configure);
 }
@@ -147,6 +152,25 @@ fn property(cfg: &mut web::ServiceConfig) {
         .service(counter::print)
         .service(counter::reverse)
         .service(counter::day_end);
+}
+
+/// Work orders, charge-control settings, bulk operations and CSV imports.
+fn follow_up(cfg: &mut web::ServiceConfig) {
+    cfg.service(work_order::list)
+        .service(work_order::get)
+        .service(work_order::assign)
+        .service(work_order::comment)
+        .service(work_order::resolve)
+        .service(control::get_org)
+        .service(control::put_org)
+        .service(control::get_site)
+        .service(control::put_site)
+        .service(control::get_account)
+        .service(control::put_account)
+        .service(bulk::tariff)
+        .service(bulk::control_settings)
+        .service(bulk::commands)
+        .service(import::upload);
 }
 
 /// Operations: broker credentials (Mosquitto export, EMQX hooks) and spreadsheet exports.

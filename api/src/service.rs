@@ -4,6 +4,7 @@
 pub mod counter;
 pub mod devices;
 pub mod identity;
+pub mod import;
 pub mod live_view;
 pub mod power;
 pub mod replacement;

@@ -27,6 +27,7 @@ mod m20261125_000401_notify_channels;
 mod m20261125_000501_user_admin;
 mod m20261125_000502_invitation_sites;
 mod m20261125_000601_lifecycle;
+mod m20261125_000701_ops;
 
 /// Runs every migration of Wattpay in order.
 pub struct Migrator;
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000501_user_admin::Migration),
             Box::new(m20261125_000601_lifecycle::Migration),
             Box::new(m20261125_000502_invitation_sites::Migration),
+            Box::new(m20261125_000701_ops::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@ pub mod audit_log;
 pub mod balance_freeze;
 pub mod building;
 pub mod command;
+pub mod control_setting;
 pub mod control_state;
 pub mod gateway;
 pub mod invitation;
@@ -32,6 +33,7 @@ pub mod unit;
 pub mod usage_period;
 pub mod user;
 pub mod work_order;
+pub mod work_order_note;
 
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};

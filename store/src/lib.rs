@@ -13,8 +13,10 @@
 pub mod account;
 pub mod audit;
 pub mod building;
+pub mod bulk;
 pub mod command;
 pub mod connection;
+pub mod control_settings;
 pub mod control_state;
 pub mod counter;
 pub mod daily;

@@ -399,6 +399,7 @@ pub async fn open_work_order(
         created_at: Set(now),
         updated_at: Set(now),
         resolved_at: Set(None),
+        assignee_id: Set(None),
     }
     .insert(conn)
     .await?;

@@ -115,6 +115,8 @@ pub async fn update(
     id: SiteId,
     changes: SiteChanges,
 ) -> Result<Site, StoreError> {
+    let scope = scope.into();
+    let org = scope.org;
     let mut row: site::ActiveModel = get(conn, scope, id).await?.into();
     if let Some(name) = changes.name {
         row.name = Set(name);
@@ -130,6 +132,17 @@ pub async fn update(
     }
     if let Some(trip) = changes.trip_threshold {
         row.trip_threshold_fen = Set(to_fen(trip)?);
+    }
+    if changes.alarm_threshold.is_some() || changes.trip_threshold.is_some() {
+        // Thresholds set on the site itself stay above the organization's settings.
+        crate::control_settings::set_site_thresholds(
+            conn,
+            org,
+            id,
+            changes.alarm_threshold,
+            changes.trip_threshold,
+        )
+        .await?;
     }
     Ok(row.update(conn).await?)
 }

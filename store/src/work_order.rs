@@ -2,6 +2,8 @@
 //! at most one open order per problem: an order carries a dedup key while it is open (a unique
 //! index) and loses it on resolution, so the next occurrence opens a new order.
 
+pub mod follow_up;
+
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, OnConflict, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};

@@ -141,7 +141,7 @@ pub struct MeterContext {
     /// The account's tariff; none: readings are stored and rated once a tariff is set.
     pub tariffs: Option<Arc<TariffVersions>>,
     pub tz: Tz,
-    /// The account's alarm and trip thresholds (its own, else its site's).
+    /// The account's alarm and trip thresholds in force (`store::control_settings`).
     pub alarm_threshold: Money,
     pub trip_threshold: Money,
 }

@@ -13,12 +13,11 @@
 
 use chrono::{DateTime, Duration, TimeDelta, Utc};
 use domain::{
-    step, Action, Cause, ControlSettings, ControlState, Event, HolidayCalendar, Money, NotifyKind,
-    Relay, RelayCommand, TripWindows,
+    step, Action, Cause, ControlSettings, ControlState, Event, Money, NotifyKind, Relay,
+    RelayCommand, TripWindows,
 };
-use sea_orm::{DatabaseTransaction, EntityTrait, TransactionTrait};
+use sea_orm::{DatabaseTransaction, TransactionTrait};
 use store::command::{Command, CommandAction};
-use store::entity::{building, site, unit};
 use store::work_order::NewWorkOrder;
 use store::{Account, AccountId, OrgId, StoreError};
 
@@ -75,46 +74,41 @@ fn sounds_alarm(meter: &store::Meter) -> bool {
 }
 
 impl Worker {
-    /// The account's charge-control settings: account thresholds, else the site's; trip
-    /// windows and restore SLA from the worker's settings.
+    /// The account's charge-control settings as `store::control_settings` resolves them
+    /// (account, else site, else organization), over the worker's configured trip windows and
+    /// restore SLA.
     async fn control_settings(
         &self,
         txn: &DatabaseTransaction,
         account: &Account,
     ) -> Result<(ControlSettings, chrono_tz::Tz), StoreError> {
         let org = account.organization_id;
-        let unit = unit::Entity::find_by_id(account.unit_id)
-            .one(txn)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let building = building::Entity::find_by_id(unit.building_id)
-            .one(txn)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let site = site::Entity::find_by_id(building.site_id)
-            .one(txn)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        debug_assert_eq!(site.organization_id, org);
+        let site = store::control_settings::site_of_account(txn, org, account).await?;
+        let effective = store::control_settings::effective_in_site(
+            txn,
+            org,
+            account,
+            &site,
+            &self.control_defaults(),
+        )
+        .await?;
+        Ok((
+            effective.to_domain(account.protected),
+            site_tz(&site.timezone),
+        ))
+    }
+
+    /// The trip windows and restore SLA no organization, site or account overrides.
+    pub fn control_defaults(&self) -> store::control_settings::Defaults {
         let s = self.settings();
-        let trip_windows = if s.trip_windows == "always" {
-            TripWindows::always()
-        } else {
-            TripWindows::working_hours()
-        };
-        let settings = ControlSettings {
-            alarm_threshold: account
-                .alarm_threshold()
-                .unwrap_or_else(|| site.alarm_threshold()),
-            trip_threshold: account
-                .trip_threshold()
-                .unwrap_or_else(|| site.trip_threshold()),
-            protected: account.protected,
-            trip_windows,
-            holidays: HolidayCalendar::default(),
+        store::control_settings::Defaults {
+            trip_windows: if s.trip_windows == "always" {
+                TripWindows::always()
+            } else {
+                TripWindows::working_hours()
+            },
             restore_sla: TimeDelta::from_std(s.restore_sla).unwrap_or(TimeDelta::minutes(5)),
-        };
-        Ok((settings, site_tz(&site.timezone)))
+        }
     }
 
     /// Steps an account's charge control and carries out what it decided. Answers the cause.

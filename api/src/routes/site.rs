@@ -156,11 +156,24 @@ pub async fn create(
         new.trip_threshold = parse_threshold("trip_threshold", t)?;
     }
     check_thresholds(new.alarm_threshold, new.trip_threshold)?;
+    // Thresholds given here are the site's own (above the organization's settings); without
+    // them the site inherits.
+    let own_alarm = body
+        .alarm_threshold
+        .is_some()
+        .then_some(new.alarm_threshold);
+    let own_trip = body.trip_threshold.is_some().then_some(new.trip_threshold);
     let site = state
         .db
         .transaction::<_, Site, ApiError>(|txn| {
             Box::pin(async move {
                 let site = store::site::create(txn, ctx.org_id, new).await?;
+                if own_alarm.is_some() || own_trip.is_some() {
+                    store::control_settings::set_site_thresholds(
+                        txn, ctx.org_id, site.id, own_alarm, own_trip,
+                    )
+                    .await?;
+                }
                 ctx.audit(
                     txn,
                     "site.create",

@@ -263,18 +263,17 @@ fn check_policy(
     Ok(())
 }
 
-/// The account's trip threshold, or its site's.
+/// The account's trip threshold in force (its own, its site's or its organization's).
 async fn trip_threshold(
     db: &DatabaseConnection,
     org: OrgId,
     account: &store::Account,
 ) -> Result<Money, ApiError> {
-    if let Some(own) = account.trip_threshold() {
-        return Ok(own);
-    }
-    let unit = store::unit::get(db, org, account.unit_id).await?;
-    let building = store::building::get(db, org, unit.building_id).await?;
-    Ok(store::site::get(db, org, building.site_id)
-        .await?
-        .trip_threshold())
+    let defaults = store::control_settings::Defaults::default();
+    Ok(
+        store::control_settings::effective_for_account(db, org, account, &defaults)
+            .await?
+            .trip_threshold
+            .value,
+    )
 }

@@ -11,7 +11,7 @@
 //! `meter.command` audit record per command are one transaction.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{DatabaseConnection, TransactionTrait as _};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait as _};
 use store::command::{Command, CommandAction};
 use store::{Account, MeterId};
 
@@ -30,17 +30,17 @@ pub struct Override {
     pub until: Option<DateTime<Utc>>,
 }
 
-/// The trip threshold in force for an account (fen): its own, else its site's.
+/// The trip threshold in force for an account (fen): its own, else its site's, else its
+/// organization's (`store::control_settings`, as the worker resolves it).
 pub async fn trip_threshold_fen(db: &DatabaseConnection, a: &Account) -> Result<i64, ApiError> {
-    if let Some(t) = a.trip_threshold_fen {
-        return Ok(t);
-    }
-    let org = a.organization_id;
-    let unit = store::unit::get(db, org, a.unit_id).await?;
-    let building = store::building::get(db, org, unit.building_id).await?;
-    Ok(store::site::get(db, org, building.site_id)
-        .await?
-        .trip_threshold_fen)
+    let e = store::control_settings::effective_for_account(
+        db,
+        a.organization_id,
+        a,
+        &store::control_settings::Defaults::default(),
+    )
+    .await?;
+    Ok(store::money::to_fen(e.trip_threshold.value)?)
 }
 
 /// What charge control must be told so that it does not undo `action` on the account's meters,
@@ -104,47 +104,60 @@ pub async fn send(
     now: DateTime<Utc>,
 ) -> Result<Vec<Command>, ApiError> {
     let control = charge_control_for(db, account, action, force, now).await?;
-    let expires_at = now + Duration::minutes(COMMAND_TTL_MINUTES);
     let ctx = *ctx;
     let meters = meters.to_vec();
     let queued = db
         .transaction::<_, Vec<Command>, ApiError>(|txn| {
-            Box::pin(async move {
-                let mut queued = Vec::with_capacity(meters.len());
-                for meter in meters {
-                    let c = store::command::queue_command(
-                        txn,
-                        ctx.scope(),
-                        meter,
-                        action,
-                        expires_at,
-                        Some(ctx.user_id),
-                    )
-                    .await
-                    .map_err(|e| ApiError::from_store(e, "meter_not_found", "meter"))?;
-                    ctx.audit(
-                        txn,
-                        "meter.command",
-                        "meter",
-                        meter,
-                        serde_json::json!({"command_id": c.id, "seq": c.seq, "action": action,
-                        "override": force.requested, "until": force.until, "control": control}),
-                    )
-                    .await?;
-                    queued.push(c);
-                }
-                if let Some(payload) = control {
-                    store::outbox::enqueue(
-                        txn,
-                        Some(ctx.org_id),
-                        store::outbox::kind::ACCOUNT_CONTROL_CHANGED,
-                        payload,
-                    )
-                    .await?;
-                }
-                Ok(queued)
-            })
+            Box::pin(async move { queue(txn, &ctx, &meters, action, force, control, now).await })
         })
         .await?;
+    Ok(queued)
+}
+
+/// Queues `action` on each of `meters` in the caller's transaction, with `control` (what
+/// [`charge_control_for`] answered for their account) as the charge-control outbox row. Bulk
+/// commands call this once per account inside their one transaction.
+pub async fn queue(
+    txn: &DatabaseTransaction,
+    ctx: &OrgContext,
+    meters: &[MeterId],
+    action: CommandAction,
+    force: Override,
+    control: Option<serde_json::Value>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Command>, ApiError> {
+    let expires_at = now + Duration::minutes(COMMAND_TTL_MINUTES);
+    let mut queued = Vec::with_capacity(meters.len());
+    for meter in meters {
+        let c = store::command::queue_command(
+            txn,
+            ctx.scope(),
+            *meter,
+            action,
+            expires_at,
+            Some(ctx.user_id),
+        )
+        .await
+        .map_err(|e| ApiError::from_store(e, "meter_not_found", "meter"))?;
+        ctx.audit(
+            txn,
+            "meter.command",
+            "meter",
+            meter,
+            serde_json::json!({"command_id": c.id, "seq": c.seq, "action": action,
+            "override": force.requested, "until": force.until, "control": control}),
+        )
+        .await?;
+        queued.push(c);
+    }
+    if let Some(payload) = control {
+        store::outbox::enqueue(
+            txn,
+            Some(ctx.org_id),
+            store::outbox::kind::ACCOUNT_CONTROL_CHANGED,
+            payload,
+        )
+        .await?;
+    }
     Ok(queued)
 }

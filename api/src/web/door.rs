@@ -73,20 +73,15 @@ pub fn mask_name(name: &str) -> String {
     format!("{initial}{}", "*".repeat(stars))
 }
 
-/// The trip threshold in force: the account's own, else its site's.
+/// The trip threshold in force: the account's own, else its site's, else its organization's.
 pub async fn trip_threshold_fen(
     db: &sea_orm::DatabaseConnection,
     a: &Account,
 ) -> Result<i64, StoreError> {
-    if let Some(t) = a.trip_threshold_fen {
-        return Ok(t);
-    }
-    let org = a.organization_id;
-    let unit = store::unit::get(db, org, a.unit_id).await?;
-    let building = store::building::get(db, org, unit.building_id).await?;
-    Ok(store::site::get(db, org, building.site_id)
-        .await?
-        .trip_threshold_fen)
+    let defaults = store::control_settings::Defaults::default();
+    let e =
+        store::control_settings::effective_for_account(db, a.organization_id, a, &defaults).await?;
+    store::money::to_fen(e.trip_threshold.value)
 }
 
 pub async fn live_of(db: &sea_orm::DatabaseConnection, a: &Account) -> Result<Live, StoreError> {

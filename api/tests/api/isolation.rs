@@ -21,6 +21,7 @@ pub(crate) struct Ids {
     pub(crate) tariff: String,
     pub(crate) gateway: String,
     pub(crate) meter: String,
+    pub(crate) work_order: String,
 }
 
 /// Creates a tariff, gateway and meter in B (the seed has the rest).
@@ -53,6 +54,14 @@ async fn org_b_ids(app: &TestApp) -> Ids {
         tariff: tariff["id"].as_str().unwrap().to_owned(),
         gateway: gw["id"].as_str().unwrap().to_owned(),
         meter: meter["id"].as_str().unwrap().to_owned(),
+        work_order: crate::work_orders::open_order(
+            app,
+            app.org_b,
+            "anomaly",
+            Some(meter["id"].as_str().unwrap().parse().unwrap()),
+        )
+        .await
+        .to_string(),
     }
 }
 
@@ -233,6 +242,76 @@ pub(crate) fn routes(ids: &Ids) -> Vec<(Method, String, Option<Value>)> {
                 json!({"gateway_id": ids.gateway, "bus": "b", "slave": 1, "wire_id": "m-x", "model": "x"}),
             ),
         ),
+        (
+            Method::GET,
+            format!("/api/v1/work-orders/{}", ids.work_order),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/work-orders/{}/assign", ids.work_order),
+            Some(json!({"user_id": uuid::Uuid::nil()})),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/work-orders/{}/comments", ids.work_order),
+            Some(json!({"text": "x"})),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/work-orders/{}/resolve", ids.work_order),
+            Some(json!({"resolution": "x", "new_baseline": {"reading_kwh": "1"}})),
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/sites/{}/control-settings", ids.site),
+            None,
+        ),
+        (
+            Method::PUT,
+            format!("/api/v1/sites/{}/control-settings", ids.site),
+            Some(json!({"alarm_threshold": "1.00"})),
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/accounts/{}/control-settings", ids.account),
+            None,
+        ),
+        (
+            Method::PUT,
+            format!("/api/v1/accounts/{}/control-settings", ids.account),
+            Some(json!({"alarm_threshold": "1.00"})),
+        ),
+        (
+            Method::POST,
+            "/api/v1/bulk/tariff".to_owned(),
+            Some(json!({"unit_ids": [ids.unit], "tariff_id": ids.tariff})),
+        ),
+        (
+            Method::POST,
+            "/api/v1/bulk/tariff".to_owned(),
+            Some(json!({"building_id": ids.building, "tariff_id": ids.tariff})),
+        ),
+        (
+            Method::POST,
+            "/api/v1/bulk/control-settings".to_owned(),
+            Some(json!({"account_ids": [ids.account], "settings": {"alarm_threshold": "1.00"}})),
+        ),
+        (
+            Method::POST,
+            "/api/v1/bulk/control-settings".to_owned(),
+            Some(json!({"site_id": ids.site, "settings": {"alarm_threshold": "1.00"}})),
+        ),
+        (
+            Method::POST,
+            "/api/v1/bulk/commands".to_owned(),
+            Some(json!({"meter_ids": [ids.meter], "action": "trip"})),
+        ),
+        (
+            Method::POST,
+            "/api/v1/bulk/commands".to_owned(),
+            Some(json!({"account_ids": [ids.account], "action": "trip"})),
+        ),
     ]
 }
 
@@ -262,6 +341,9 @@ pub(crate) async fn snapshot_of(app: &TestApp, org: store::OrgId) -> String {
         "readings",
         "manual_readings",
         "meter_retirements",
+        "work_orders",
+        "work_order_notes",
+        "control_settings",
     ] {
         let sql = format!("SELECT * FROM {table} WHERE organization_id = '{org}' ORDER BY 1");
         let rows = app

@@ -5,8 +5,10 @@
 mod support;
 
 mod auth;
+mod control;
 mod counter;
 mod health;
+mod imports;
 mod isolation;
 mod lifecycle;
 mod openapi;
@@ -16,3 +18,4 @@ mod self_service;
 mod site_limits;
 mod tenant_auth;
 mod users;
+mod work_orders;

@@ -38,16 +38,23 @@ async fn second_site(app: &TestApp) -> Ids {
         json!({"gateway_id": gw["id"], "unit_id": unit["id"], "bus": "rs485-1", "slave": 1, "wire_id": "m-a2", "model": "acrel-ddsy1352"}),
     )
     .await;
+    // A tariff is organization-wide (the limited member sees it): bulk routes use it.
+    let tariff = post("/api/v1/tariffs", json!({"name": "A2"})).await;
     let s = |v: &Value| v["id"].as_str().unwrap().to_owned();
+    let work_order =
+        crate::work_orders::open_order(app, app.org_a, "anomaly", Some(s(&meter).parse().unwrap()))
+            .await
+            .to_string();
     Ids {
         site: s(&site),
         building: s(&building),
         unit: s(&unit),
         tenant: String::new(),
         account: s(&account),
-        tariff: String::new(),
+        tariff: s(&tariff),
         gateway: s(&gw),
         meter: s(&meter),
+        work_order,
     }
 }
 

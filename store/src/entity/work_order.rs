@@ -4,7 +4,7 @@ use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::WorkOrderStatus;
-use crate::ids::{AccountId, GatewayId, MeterId, OrgId, WorkOrderId};
+use crate::ids::{AccountId, GatewayId, MeterId, OrgId, UserId, WorkOrderId};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "work_orders")]
@@ -22,6 +22,8 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub resolved_at: Option<DateTimeUtc>,
+    /// The technician or operator following it up.
+    pub assignee_id: Option<UserId>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
